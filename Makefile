@@ -1,0 +1,57 @@
+# The course's commands. Each target creates the virtual environment .venv on first use.
+#   make lab       JupyterLab on the course (headless machine: make lab ARGS=--no-browser)
+#   make test      unit + property tests of helpers/, then every notebook under strict nbval
+#   make execute   re-execute every notebook in place, refreshing the stored outputs
+#   make lint      ruff check + ruff format --check on helpers, tests, notebooks, benchmarks
+#   make bench     benchmarks/optimizer_step.py (prints ratios; QUICK=1 for the short run)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+LINTED := helpers tests notebooks benchmarks
+# Notebooks run in parallel, one whole notebook per worker (cells of one notebook must share a kernel).
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+         --nbval-cell-timeout 300 -n 2 --dist loadfile
+
+.PHONY: lab test test-unit test-notebooks execute lint format bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(ARGS)
+
+test: test-unit test-notebooks
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests -n 2 --durations=5
+
+test-notebooks: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/python -m pytest $(NBVAL) --durations=0 notebooks
+
+execute: $(STAMP)
+	@for nb in $(NOTEBOOKS); do \
+	  echo "executing $$nb"; \
+	  MPLBACKEND=Agg $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; \
+	done
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix $(LINTED)
+	$(BIN)/ruff format $(LINTED)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/optimizer_step.py $(if $(QUICK),--quick,)
+
+clean:
+	rm -rf $(VENV) results

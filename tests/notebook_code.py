@@ -1,0 +1,45 @@
+"""Run the functions a notebook derives, outside the notebook, so tests can compare them with helpers/.
+
+``load_definitions("notebooks/03_momentum.ipynb", ["sgd_momentum"])`` executes every top-level
+import of the notebook plus the (last) top-level ``def``/``class`` of each requested name, and
+returns them in a dict. Nothing else of the notebook runs, so this is fast and side-effect free.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def _code_cells(path: Path) -> list[str]:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def load_definitions(notebook: str | Path, names: list[str]) -> dict[str, Any]:
+    """Execute the notebook's imports and its definitions of ``names``; return those objects."""
+    path = Path(notebook)
+    if not path.is_absolute():
+        path = NOTEBOOKS / path.name
+    imports: list[ast.stmt] = []
+    defs: dict[str, ast.stmt] = {}
+    for source in _code_cells(path):
+        # Cell magics and shell escapes are not Python: skip such cells.
+        if source.lstrip().startswith(("%", "!")):
+            continue
+        for node in ast.parse(source).body:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                imports.append(node)
+            elif isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name in names:
+                defs[node.name] = node  # a later definition replaces an earlier one
+    missing = sorted(set(names) - set(defs))
+    if missing:
+        raise LookupError(f"{path.name} defines no top-level {', '.join(missing)}")
+    module = ast.Module(body=imports + list(defs.values()), type_ignores=[])
+    namespace: dict[str, Any] = {"__name__": f"notebook_{path.stem}"}
+    exec(compile(module, str(path), "exec"), namespace)
+    return {name: namespace[name] for name in names}
