@@ -1,4 +1,4 @@
-"""Run the functions a notebook derives, outside the notebook, so tests can compare them with helpers/.
+"""Run the functions a notebook derives, outside it, so tests can compare them with helpers/.
 
 ``load_definitions("notebooks/03_momentum.ipynb", ["sgd_momentum"])`` executes every top-level
 import of the notebook plus the (last) top-level ``def``/``class`` of each requested name, and

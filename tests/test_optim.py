@@ -1,0 +1,297 @@
+"""The d2l-style optimizers of helpers.optim against torch.optim.SGD and against their formulas."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers.optim import (
+    init_momentum_states,
+    sgd,
+    sgd_momentum,
+    sgd_momentum_ema,
+    sgd_nesterov,
+)
+
+SHAPES = [(3, 4), (7,), (2, 3, 2), (1,), (5, 1)]
+
+
+def make_problem(dtype: torch.dtype, seed: int = 0):
+    """Several params of different shapes and a loss whose gradient depends on them (nonlinear)."""
+    gen = torch.Generator().manual_seed(seed)
+    params = [torch.randn(s, generator=gen, dtype=dtype) for s in SHAPES]
+    mats = [torch.randn(p.numel(), p.numel(), generator=gen, dtype=dtype) / 3 for p in params]
+
+    def loss(ps):
+        return sum(
+            (torch.sin(m @ p.reshape(-1)) ** 2).sum() + 0.1 * (p**4).sum()
+            for m, p in zip(mats, ps, strict=True)
+        )
+
+    return params, loss
+
+
+def leaves(tensors):
+    return [t.detach().clone().requires_grad_(True) for t in tensors]
+
+
+def run_pair(func, torch_kwargs, hyperparams, dtype, steps, states_fn=init_momentum_states):
+    """Run one of our functions and torch.optim.SGD side by side from identical params."""
+    init, loss = make_problem(dtype)
+    ours, theirs = leaves(init), leaves(init)
+    states = states_fn(ours)
+    opt = torch.optim.SGD(theirs, **torch_kwargs)
+    for _ in range(steps):
+        loss(ours).backward()
+        func(ours, states, hyperparams)
+        opt.zero_grad()
+        loss(theirs).backward()
+        opt.step()
+    return ours, theirs, states, opt
+
+
+def max_diff(a, b):
+    return max((x - y).abs().max().item() for x, y in zip(a, b, strict=True))
+
+
+# ----------------------------------------------------------------------------------------------
+# Whole trajectories against torch.optim.SGD
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_sgd_momentum_matches_torch_bit_for_bit(dtype):
+    ours, theirs, states, opt = run_pair(
+        sgd_momentum, dict(lr=0.02, momentum=0.9), {"lr": 0.02, "momentum": 0.9}, dtype, 300
+    )
+    for p, q, v in zip(ours, theirs, states, strict=True):
+        assert torch.equal(p, q)
+        assert torch.equal(v, opt.state[q]["momentum_buffer"])
+    # The trajectory moved: equality is not the trivial equality of untouched tensors.
+    init, _ = make_problem(dtype)
+    assert max_diff(ours, init) > 0.1
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_sgd_matches_torch_bit_for_bit(dtype):
+    ours, theirs, _, opt = run_pair(sgd, dict(lr=0.05), {"lr": 0.05}, dtype, 200, lambda ps: None)
+    for p, q in zip(ours, theirs, strict=True):
+        assert torch.equal(p, q)
+    assert len(opt.state) == 0  # torch keeps no state without momentum
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_sgd_nesterov_matches_torch_bit_for_bit(dtype):
+    ours, theirs, states, opt = run_pair(
+        sgd_nesterov,
+        dict(lr=0.02, momentum=0.9, nesterov=True),
+        {"lr": 0.02, "momentum": 0.9},
+        dtype,
+        300,
+    )
+    for p, q, v in zip(ours, theirs, states, strict=True):
+        assert torch.equal(p, q)
+        assert torch.equal(v, opt.state[q]["momentum_buffer"])
+
+
+@pytest.mark.parametrize(("dtype", "tol"), [(torch.float64, 1e-12), (torch.float32, 2e-5)])
+def test_ema_is_heavy_ball_with_scaled_lr(dtype, tol):
+    e, b = 0.1, 0.9
+    ours, theirs, states, opt = run_pair(
+        sgd_momentum_ema, dict(lr=e * (1 - b), momentum=b), {"lr": e, "momentum": b}, dtype, 300
+    )
+    assert max_diff(ours, theirs) < tol
+    # The EMA buffer is (1 - b) times torch's heavy-ball buffer.
+    for v, q in zip(states, theirs, strict=True):
+        torch.testing.assert_close(
+            v, (1 - b) * opt.state[q]["momentum_buffer"], rtol=tol * 10, atol=tol
+        )
+
+
+def test_ema_is_not_torch_dampening():
+    """SGD(dampening=b) starts its buffer at g1 undampened, so it is not the EMA form."""
+    e, b = 0.1, 0.9
+    ours, theirs, _, _ = run_pair(
+        sgd_momentum_ema,
+        dict(lr=e, momentum=b, dampening=b),
+        {"lr": e, "momentum": b},
+        torch.float64,
+        20,
+    )
+    assert max_diff(ours, theirs) > 1e-3
+
+
+# ----------------------------------------------------------------------------------------------
+# One step from a NONZERO velocity equals the formula (catches a missing beta * v term)
+# ----------------------------------------------------------------------------------------------
+
+
+def one_step(func, lr, m, dtype=torch.float64):
+    gen = torch.Generator().manual_seed(1)
+    p0 = torch.randn(4, 3, generator=gen, dtype=dtype)
+    v0 = torch.randn(4, 3, generator=gen, dtype=dtype)
+    g = torch.randn(4, 3, generator=gen, dtype=dtype)
+    p = p0.clone().requires_grad_(True)
+    p.grad = g.clone()
+    v = v0.clone()
+    func([p], [v], {"lr": lr, "momentum": m})
+    return p0, v0, g, p.detach(), v
+
+
+@pytest.mark.parametrize(
+    ("func", "velocity", "direction"),
+    [
+        (sgd_momentum, lambda v0, g, m: m * v0 + g, lambda v, g, m: v),
+        (sgd_momentum_ema, lambda v0, g, m: m * v0 + (1 - m) * g, lambda v, g, m: v),
+        (sgd_nesterov, lambda v0, g, m: m * v0 + g, lambda v, g, m: g + m * v),
+    ],
+    ids=["heavy_ball", "ema", "nesterov"],
+)
+def test_step_from_nonzero_velocity_follows_formula(func, velocity, direction):
+    lr, m = 0.3, 0.7
+    p0, v0, g, p, v = one_step(func, lr, m)
+    v_expected = velocity(v0, g, m)
+    torch.testing.assert_close(v, v_expected, rtol=1e-14, atol=1e-14)
+    torch.testing.assert_close(p, p0 - lr * direction(v_expected, g, m), rtol=1e-14, atol=1e-14)
+    # A version that dropped m * v0 would land elsewhere by lr * m * |v0|: far above tolerance.
+    assert (v - velocity(torch.zeros_like(v0), g, m)).abs().max() > 0.1
+
+
+# ----------------------------------------------------------------------------------------------
+# Properties over lr, momentum, shapes and dtypes
+# ----------------------------------------------------------------------------------------------
+
+shapes = st.lists(
+    st.lists(st.integers(1, 5), min_size=0, max_size=3).map(tuple), min_size=1, max_size=4
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lr=st.floats(0, 2, allow_nan=False),
+    momentum=st.floats(0, 0.999),
+    shapes=shapes,
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    seed=st.integers(0, 2**16),
+    func_name=st.sampled_from(["sgd_momentum", "sgd_nesterov", "sgd_momentum_ema"]),
+)
+def test_properties(lr, momentum, shapes, dtype, seed, func_name):
+    func = {"sgd_momentum": sgd_momentum, "sgd_nesterov": sgd_nesterov}.get(
+        func_name, sgd_momentum_ema
+    )
+    gen = torch.Generator().manual_seed(seed)
+    params = [torch.randn(s, generator=gen, dtype=dtype).requires_grad_(True) for s in shapes]
+    no_grad = torch.randn(3, dtype=dtype).requires_grad_(True)  # never gets a gradient
+    grads = [torch.randn(s, generator=gen, dtype=dtype) for s in shapes]
+    for p, g in zip(params, grads, strict=True):
+        p.grad = g.clone()
+    twin = leaves(params)
+    for q, g in zip(twin, grads, strict=True):
+        q.grad = g.clone()
+    states = init_momentum_states([*params, no_grad])
+    before = [p.detach().clone() for p in params]
+    no_grad_before = no_grad.detach().clone()
+
+    func([*params, no_grad], states, {"lr": lr, "momentum": momentum})
+
+    # Grads used are zeroed; the param without a grad and its state are untouched.
+    assert all(torch.count_nonzero(p.grad) == 0 for p in params)
+    assert no_grad.grad is None and torch.equal(no_grad, no_grad_before)
+    assert torch.count_nonzero(states[-1]) == 0
+    # From zero states the first step of heavy ball and torch agree exactly.
+    if func is sgd_momentum:
+        torch.optim.SGD(twin, lr=lr, momentum=momentum).step()
+        for p, q in zip(params, twin, strict=True):
+            assert torch.equal(p, q)
+    # The step has the size the formula gives: first step direction is g (heavy ball),
+    # (1 - m) g (EMA), (1 + m) g (Nesterov) from a zero velocity.
+    scale = {sgd_momentum: 1.0, sgd_nesterov: 1 + momentum, sgd_momentum_ema: 1 - momentum}[func]
+    for p, p0, g in zip(params, before, grads, strict=True):
+        torch.testing.assert_close(p.detach(), p0 - lr * scale * g)
+    for p in params:
+        assert p.dtype == dtype
+
+
+def test_accepts_generators_and_zero_lr():
+    p = torch.ones(3, requires_grad=True)
+    p.grad = torch.ones(3)
+    states = init_momentum_states([p])
+    sgd_momentum((q for q in [p]), states, {"lr": 0, "momentum": 0.5})
+    assert torch.equal(p.detach(), torch.ones(3))  # lr 0 freezes the params
+    assert torch.equal(states[0], torch.ones(3))  # but the velocity still accumulates
+
+
+def test_init_momentum_states_matches_params():
+    params = [torch.randn(2, 3, dtype=torch.float64), torch.randn(4)]
+    states = init_momentum_states(params)
+    for p, v in zip(params, states, strict=True):
+        assert v.shape == p.shape and v.dtype == p.dtype and torch.count_nonzero(v) == 0
+        assert v.data_ptr() != p.data_ptr()
+
+
+# ----------------------------------------------------------------------------------------------
+# Bad input: a clear ValueError naming the problem
+# ----------------------------------------------------------------------------------------------
+
+
+def param_with_grad():
+    p = torch.zeros(2, requires_grad=True)
+    p.grad = torch.ones(2)
+    return p
+
+
+BAD_HYPERPARAMS = [
+    ({"lr": -0.1, "momentum": 0.9}, r"lr must be finite and >= 0, got lr=-0\.1"),
+    ({"lr": math.nan, "momentum": 0.9}, r"lr must be finite and >= 0, got lr=nan"),
+    ({"lr": math.inf, "momentum": 0.9}, r"lr must be finite and >= 0, got lr=inf"),
+    ({"lr": "0.1", "momentum": 0.9}, r"lr must be a real number, got lr='0\.1'"),
+    ({"lr": True, "momentum": 0.9}, r"lr must be a real number, got lr=True"),
+    ({"lr": 0.1, "momentum": 1.0}, r"momentum must be in \[0, 1\), got momentum=1\.0"),
+    ({"lr": 0.1, "momentum": -0.5}, r"momentum must be in \[0, 1\), got momentum=-0\.5"),
+    ({"lr": 0.1, "momentum": math.nan}, r"momentum must be in \[0, 1\), got momentum=nan"),
+    ({"lr": 0.1}, r"missing the key 'momentum'"),
+    ({"momentum": 0.9}, r"missing the key 'lr'"),
+    ({"lr": 0.1, "momemtum": 0.9}, r"missing the key 'momentum'"),
+    ({"lr": 0.1, "momentum": 0.9, "nesterov": True}, r"unknown hyperparameter 'nesterov'"),
+]
+
+
+@pytest.mark.parametrize("func", [sgd_momentum, sgd_momentum_ema, sgd_nesterov])
+@pytest.mark.parametrize(("hyperparams", "message"), BAD_HYPERPARAMS)
+def test_bad_hyperparams_raise(func, hyperparams, message):
+    p = param_with_grad()
+    with pytest.raises(ValueError, match=message):
+        func([p], init_momentum_states([p]), hyperparams)
+    assert torch.equal(p.detach(), torch.zeros(2))  # nothing was updated
+
+
+@pytest.mark.parametrize(
+    ("hyperparams", "message"),
+    [
+        ({"lr": -1.0}, r"lr must be finite and >= 0, got lr=-1\.0"),
+        ({}, r"sgd: hyperparams is missing the key 'lr'"),
+        ({"lr": 0.1, "momentum": 0.9}, r"sgd: unknown hyperparameter 'momentum'"),
+        ([("lr", 0.1)], r"hyperparams must be a dict"),
+    ],
+)
+def test_sgd_bad_hyperparams_raise(hyperparams, message):
+    with pytest.raises(ValueError, match=message):
+        sgd([param_with_grad()], None, hyperparams)
+
+
+def test_states_length_mismatch_raises():
+    params = [param_with_grad(), param_with_grad()]
+    with pytest.raises(ValueError, match=r"got 2 params but 1 states"):
+        sgd_momentum(params, init_momentum_states(params[:1]), {"lr": 0.1, "momentum": 0.9})
+
+
+def test_state_shape_mismatch_raises():
+    p = param_with_grad()
+    with pytest.raises(
+        ValueError, match=r"state 0 has shape \(1,\) but its param has shape \(2,\)"
+    ):
+        sgd_momentum([p], [torch.zeros(1)], {"lr": 0.1, "momentum": 0.9})
