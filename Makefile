@@ -4,18 +4,22 @@
 #   make execute   re-execute every notebook in place, refreshing the stored outputs
 #   make lint      ruff check + ruff format --check on helpers, tests, notebooks, benchmarks
 #   make bench     benchmarks/optimizer_step.py (prints ratios; QUICK=1 for the short run)
+#   make book      the website, from the committed notebooks -> _build/book/_build/html/index.html
+#   make slides    one reveal.js deck per notebook -> _build/slides/index.html
+#   make browser-check   open every page and deck in headless Chromium and check it
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SITE_STAMP := $(VENV)/.website-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
-LINTED := helpers tests notebooks benchmarks
+LINTED := helpers tests notebooks benchmarks website
 # Notebooks run in parallel, one whole notebook per worker (cells of one notebook must share a kernel).
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
          --nbval-cell-timeout 300 -n 2 --dist loadfile
 
-.PHONY: lab test test-unit test-notebooks execute lint format bench clean
+.PHONY: lab test test-unit test-notebooks execute lint format bench book slides browser-check clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +27,12 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# The website's extra Python packages, and MathJax + reveal.js from npm (served locally: offline).
+$(SITE_STAMP): $(STAMP) requirements-book.txt website/package.json website/package-lock.json
+	$(BIN)/python -m pip install --quiet -r requirements-book.txt
+	cd website && npm ci --no-audit --no-fund --loglevel=error
+	touch $(SITE_STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(ARGS)
@@ -53,5 +63,14 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/optimizer_step.py $(if $(QUICK),--quick,)
 
+book: $(SITE_STAMP)
+	$(BIN)/python website/build.py book
+
+slides: $(SITE_STAMP)
+	$(BIN)/python website/build.py slides
+
+browser-check: $(SITE_STAMP)
+	$(BIN)/python website/browser_check.py
+
 clean:
-	rm -rf $(VENV) results
+	rm -rf $(VENV) results _build website/node_modules

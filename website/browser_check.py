@@ -1,0 +1,164 @@
+"""Open every page of the built website and every slide deck in headless Chromium, and check them.
+
+    python website/browser_check.py        (after `make book` and `make slides`)
+
+For each page: the title is right; where the notebook has maths, MathJax has rendered at least
+one equation; every image has loaded (naturalWidth > 0); the console shows no errors; and no
+request goes to any host but the local test server (such requests are blocked and reported).
+One screenshot per page lands in _build/screenshots/. Skips, with a message, when no Chromium is
+installed. Ends with a line "N passed, N failed" and exits 1 on any failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import re
+import shutil
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "_build"
+BOOK = BUILD / "book" / "_build" / "html"
+SLIDES = BUILD / "slides"
+SHOTS = BUILD / "screenshots"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+COURSE_TITLE = "Momentum, from scratch"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+def notebook_info(path: Path) -> dict:
+    """The notebook's H1 title and whether its Markdown has maths (so the page must render some)."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    title = next((ln[2:].strip() for ln in markdown.splitlines() if ln.startswith("# ")), path.stem)
+    return {"title": title, "math": bool(re.search(r"\$[^$\n]+\$", markdown))}
+
+
+def pages() -> list[dict]:
+    """Every page to open, with what its title must contain and whether it must show maths."""
+    result = []
+    for path in NOTEBOOKS:
+        info = notebook_info(path)
+        # The title's first words are enough: Sphinx may rewrite punctuation and inline code.
+        short = re.sub(r"[`*]", "", info["title"]).split("·")[-1].strip()[:20]
+        result.append({"url": f"book/_build/html/{path.stem}.html", "title": short, **info})
+        result.append(
+            {"url": f"slides/{path.stem}.slides.html", "title": f"{path.stem} slides", **info}
+        )
+    result.append({"url": "book/_build/html/intro.html", "title": COURSE_TITLE, "math": True})
+    result.append({"url": "book/_build/html/status.html", "title": "Execution status", "math": False})
+    result.append({"url": "slides/index.html", "title": "slides", "math": False})
+    for extra in ("genindex.html", "search.html"):
+        if (BOOK / extra).exists():
+            result.append({"url": f"book/_build/html/{extra}", "title": COURSE_TITLE, "math": False})
+    return result
+
+
+def serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    handler = functools.partial(QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep the check's output readable
+        pass
+
+
+def check_page(context, base: str, page: dict) -> list[str]:
+    problems: list[str] = []
+    tab = context.new_page()
+    tab.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text}"))
+    tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+
+    def route(r):
+        if urlparse(r.request.url).hostname in LOCAL_HOSTS:
+            r.continue_()
+        else:
+            problems.append(f"request to a non-local host: {r.request.url}")
+            r.abort()
+
+    tab.route(re.compile(r"^(https?|wss?)://"), route)
+    response = tab.goto(base + page["url"], wait_until="networkidle")
+    if response is None or response.status != 200:
+        problems.append(f"HTTP status {response.status if response else 'none'}")
+    # MathJax 3 typesets asynchronously: wait for it when the page loaded it.
+    tab.evaluate(
+        "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
+        " ? MathJax.startup.promise.then(() => true) : true"
+    )
+    title = tab.title()
+    if page["title"].lower() not in title.lower():
+        problems.append(f"title {title!r} does not contain {page['title']!r}")
+    equations = tab.locator("mjx-container").count()
+    if page["math"] and equations == 0:
+        problems.append("the notebook has maths but no equation was rendered")
+    broken = tab.evaluate(
+        "() => Array.from(document.images)"
+        ".filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 80))"
+    )
+    problems.extend(f"image not loaded: {src}" for src in broken)
+    images = tab.evaluate("() => document.images.length")
+    name = page["url"].replace("/_build/html", "").replace("/", "_")
+    tab.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+    tab.close()
+    print(
+        f"{'ok  ' if not problems else 'FAIL'} {page['url']}: {equations} equations, "
+        f"{images} images"
+    )
+    return problems
+
+
+def main() -> int:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        print("SKIPPED: no Chromium installed (Debian: apt-get install chromium); nothing checked")
+        return 0
+    for folder, target in ((BOOK, "make book"), (SLIDES, "make slides")):
+        if not folder.is_dir():
+            print(f"{folder} is missing: run `{target}` first", file=sys.stderr)
+            return 1
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    server, base = serve(BUILD)
+    passed = failed = 0
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            profile,
+            executable_path=chromium,
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1280, "height": 800},
+        )
+        for page in pages():
+            problems = check_page(context, base, page)
+            for problem in problems:
+                print(f"     {problem}")
+            passed += not problems
+            failed += bool(problems)
+        context.close()
+    server.shutdown()
+    print(f"screenshots in {SHOTS.relative_to(ROOT)}/")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

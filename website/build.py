@@ -1,0 +1,195 @@
+"""Build the course website (Jupyter Book 1.x) and the reveal.js slide decks, fully offline.
+
+    python website/build.py book     ->  _build/book/_build/html/index.html
+    python website/build.py slides   ->  _build/slides/index.html (one deck per notebook)
+
+Both read the committed notebooks as they are (their stored outputs; `make test` is what
+re-executes and checks them) and refuse to build from a notebook with unexecuted cells or stored
+errors. MathJax and reveal.js are copied from website/node_modules (`npm ci` in website/), so the
+pages make no request to any other host.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = ROOT / "website"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+BUILD = ROOT / "_build"
+NODE = SITE / "node_modules"
+
+
+def fail(message: str) -> None:
+    print(f"build.py: {message}", file=sys.stderr)
+    raise SystemExit(1)
+
+
+def notebook_status(path: Path) -> dict:
+    """Counts from a stored notebook: cells, executed cells, errors, figures, exercises, run time."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    outputs = [o for c in code for o in c.get("outputs", [])]
+    # nbclient records when each cell started and finished; the span is the last run's time.
+    stamps = [
+        datetime.fromisoformat(c["metadata"]["execution"][key].replace("Z", "+00:00"))
+        for c in code
+        for key in ("iopub.execute_input", "shell.execute_reply")
+        if key in c.get("metadata", {}).get("execution", {})
+    ]
+    title = next(
+        (
+            line.lstrip("# ").strip()
+            for c in nb["cells"]
+            if c["cell_type"] == "markdown"
+            for line in "".join(c["source"]).splitlines()
+            if line.startswith("# ")
+        ),
+        path.stem,
+    )
+    return {
+        "name": path.stem,
+        "title": title,
+        "code_cells": len(code),
+        "unexecuted": sum(c.get("execution_count") is None for c in code),
+        "errors": sum(o.get("output_type") == "error" for o in outputs),
+        "figures": sum("image/png" in o.get("data", {}) for o in outputs),
+        "exercises": sum("solution" in c.get("metadata", {}).get("tags", []) for c in code),
+        "seconds": (max(stamps) - min(stamps)).total_seconds() if stamps else None,
+        "executed_on": max(stamps).date().isoformat() if stamps else None,
+    }
+
+
+def check_notebooks() -> list[dict]:
+    if not NOTEBOOKS:
+        fail("no notebooks found in notebooks/")
+    statuses = [notebook_status(p) for p in NOTEBOOKS]
+    bad = [s for s in statuses if s["unexecuted"] or s["errors"]]
+    for s in bad:
+        print(
+            f"build.py: {s['name']}: {s['unexecuted']} unexecuted cells, {s['errors']} errors",
+            file=sys.stderr,
+        )
+    if bad:
+        fail("re-execute the notebooks (make execute) before building")
+    return statuses
+
+
+def copy_tree(src: Path, dst: Path) -> None:
+    if not src.is_dir():
+        fail(f"{src} is missing: run `npm ci` in website/ (make book does this)")
+    shutil.copytree(src, dst, dirs_exist_ok=True)
+
+
+def syllabus_from_readme() -> str:
+    """The README's syllabus table, with links rewritten for the website's flat layout."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"## Syllabus\n(.*?)\n## ", readme, flags=re.S)
+    if not match:
+        fail("README.md has no '## Syllabus' section")
+    return match.group(1).replace("](notebooks/", "](").strip()
+
+
+def status_page(statuses: list[dict]) -> str:
+    rows = [
+        "| notebook | code cells | stored errors | figures | exercises | last run | run time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in statuses:
+        seconds = f"{s['seconds']:.1f} s" if s["seconds"] is not None else "n/a"
+        rows.append(
+            f"| [{s['title']}]({s['name']}.ipynb) | {s['code_cells']} | {s['errors']} | "
+            f"{s['figures']} | {s['exercises']} | {s['executed_on'] or 'n/a'} | {seconds} |"
+        )
+    return (
+        "# Execution status\n\n"
+        "Every notebook on this site is shown with the outputs stored in the repository. The "
+        "build refuses a notebook with an unexecuted cell or a stored error, and `make test` "
+        "re-executes every notebook and compares each fresh text output with the stored one "
+        "(strict nbval), so what you read is what the code prints today.\n\n"
+        "Run time is the span of the last stored execution, on the machine that ran "
+        "`make execute`.\n\n" + "\n".join(rows) + "\n"
+    )
+
+
+def book() -> None:
+    statuses = check_notebooks()
+    src = BUILD / "book-src"
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir(parents=True)
+    for path in NOTEBOOKS:
+        shutil.copy(path, src / path.name)
+    shutil.copy(SITE / "_config.yml", src / "_config.yml")
+    intro = (SITE / "intro.md").read_text(encoding="utf-8")
+    (src / "intro.md").write_text(intro.replace("{{ syllabus }}", syllabus_from_readme()))
+    (src / "status.md").write_text(status_page(statuses), encoding="utf-8")
+    chapters = "".join(f"  - file: {p.stem}\n" for p in NOTEBOOKS)
+    (src / "_toc.yml").write_text(
+        f"format: jb-book\nroot: intro\nchapters:\n{chapters}  - file: status\n", encoding="utf-8"
+    )
+    copy_tree(NODE / "mathjax" / "es5", src / "_static" / "mathjax")
+    out = BUILD / "book"
+    shutil.rmtree(out, ignore_errors=True)
+    # -W: any Sphinx warning fails the build; -n: nitpicky (broken references are warnings).
+    cmd = ["jupyter-book", "build", str(src), "--path-output", str(out), "-W", "-n", "--keep-going"]
+    result = subprocess.run(_venv(cmd), cwd=ROOT)
+    if result.returncode != 0:
+        fail(f"jupyter-book failed (exit {result.returncode})")
+    print(f"book: {len(NOTEBOOKS)} notebooks -> {out / '_build' / 'html' / 'index.html'}")
+
+
+def slides() -> None:
+    statuses = check_notebooks()
+    out = BUILD / "slides"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    copy_tree(NODE / "reveal.js" / "dist", out / "reveal.js" / "dist")
+    copy_tree(NODE / "reveal.js" / "plugin", out / "reveal.js" / "plugin")
+    copy_tree(NODE / "mathjax" / "es5", out / "mathjax")
+    cmd = [
+        "jupyter",
+        "nbconvert",
+        "--to",
+        "slides",
+        f"--TemplateExporter.extra_template_basedirs={SITE / 'templates'}",
+        "--template",
+        "slides_offline",
+        "--SlidesExporter.reveal_url_prefix=reveal.js",
+        "--SlidesExporter.reveal_theme=white",
+        "--SlidesExporter.mathjax_url=mathjax/tex-chtml.js",
+        "--output-dir",
+        str(out),
+        *map(str, NOTEBOOKS),
+    ]
+    result = subprocess.run(_venv(cmd), cwd=ROOT)
+    if result.returncode != 0:
+        fail(f"nbconvert failed (exit {result.returncode})")
+    links = "\n".join(
+        f'<li><a href="{s["name"]}.slides.html">{s["title"]}</a></li>' for s in statuses
+    )
+    (out / "index.html").write_text(
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<title>Momentum, from scratch: slides</title></head>\n"
+        f"<body><h1>Momentum, from scratch: slides</h1>\n<ul>\n{links}\n</ul></body></html>\n",
+        encoding="utf-8",
+    )
+    print(f"slides: {len(NOTEBOOKS)} decks -> {out / 'index.html'}")
+
+
+def _venv(cmd: list[str]) -> list[str]:
+    """Run a console script from the same environment as this interpreter."""
+    exe = Path(sys.executable).parent / cmd[0]
+    return [str(exe), *cmd[1:]] if exe.exists() else cmd
+
+
+if __name__ == "__main__":
+    targets = {"book": book, "slides": slides}
+    if len(sys.argv) != 2 or sys.argv[1] not in targets:
+        fail(f"usage: python website/build.py {{{'|'.join(targets)}}}")
+    targets[sys.argv[1]]()
