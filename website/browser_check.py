@@ -60,12 +60,13 @@ def pages() -> list[dict]:
         result.append(
             {"url": f"slides/{path.stem}.slides.html", "title": f"{path.stem} slides", **info}
         )
-    result.append({"url": "book/_build/html/intro.html", "title": COURSE_TITLE, "math": True})
-    result.append({"url": "book/_build/html/status.html", "title": "Execution status", "math": False})
+    book = "book/_build/html"
+    result.append({"url": f"{book}/intro.html", "title": COURSE_TITLE, "math": True})
+    result.append({"url": f"{book}/status.html", "title": "Execution status", "math": False})
     result.append({"url": "slides/index.html", "title": "slides", "math": False})
     for extra in ("genindex.html", "search.html"):
         if (BOOK / extra).exists():
-            result.append({"url": f"book/_build/html/{extra}", "title": COURSE_TITLE, "math": False})
+            result.append({"url": f"{book}/{extra}", "title": COURSE_TITLE, "math": False})
     return result
 
 

@@ -32,7 +32,7 @@ def fail(message: str) -> None:
 
 
 def notebook_status(path: Path) -> dict:
-    """Counts from a stored notebook: cells, executed cells, errors, figures, exercises, run time."""
+    """Counts from a stored notebook: cells, unexecuted, errors, figures, exercises, run time."""
     nb = json.loads(path.read_text(encoding="utf-8"))
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     outputs = [o for c in code for o in c.get("outputs", [])]
