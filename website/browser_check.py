@@ -56,10 +56,8 @@ def pages() -> list[dict]:
         info = notebook_info(path)
         # The title's first words are enough: Sphinx may rewrite punctuation and inline code.
         short = re.sub(r"[`*]", "", info["title"]).split("·")[-1].strip()[:20]
-        result.append({"url": f"book/_build/html/{path.stem}.html", "title": short, **info})
-        result.append(
-            {"url": f"slides/{path.stem}.slides.html", "title": f"{path.stem} slides", **info}
-        )
+        result.append({**info, "url": f"book/_build/html/{path.stem}.html", "title": short})
+        result.append({**info, "url": f"slides/{path.stem}.slides.html", "title": short})
     book = "book/_build/html"
     result.append({"url": f"{book}/intro.html", "title": COURSE_TITLE, "math": True})
     result.append({"url": f"{book}/status.html", "title": "Execution status", "math": False})
@@ -87,6 +85,7 @@ def check_page(context, base: str, page: dict) -> list[str]:
     tab = context.new_page()
     tab.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text}"))
     tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    tab.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
 
     def route(r):
         if urlparse(r.request.url).hostname in LOCAL_HOSTS:

@@ -133,7 +133,9 @@ def book() -> None:
     (src / "_toc.yml").write_text(
         f"format: jb-book\nroot: intro\nchapters:\n{chapters}  - file: status\n", encoding="utf-8"
     )
-    copy_tree(NODE / "mathjax" / "es5", src / "_static" / "mathjax")
+    # An "extra path" is copied to the site's root as is; files in _static would each be
+    # added to every page as a <script>.
+    copy_tree(NODE / "mathjax" / "es5", src / "_assets" / "mathjax")
     out = BUILD / "book"
     shutil.rmtree(out, ignore_errors=True)
     # -W: any Sphinx warning fails the build; -n: nitpicky (broken references are warnings).
@@ -152,6 +154,14 @@ def slides() -> None:
     copy_tree(NODE / "reveal.js" / "dist", out / "reveal.js" / "dist")
     copy_tree(NODE / "reveal.js" / "plugin", out / "reveal.js" / "plugin")
     copy_tree(NODE / "mathjax" / "es5", out / "mathjax")
+    # nbconvert titles a deck with the notebook's metadata title: give it the chapter's title.
+    src = BUILD / "slides-src"
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir(parents=True)
+    for path, status in zip(NOTEBOOKS, statuses, strict=True):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        nb["metadata"]["title"] = status["title"]
+        (src / path.name).write_text(json.dumps(nb), encoding="utf-8")
     cmd = [
         "jupyter",
         "nbconvert",
@@ -165,7 +175,7 @@ def slides() -> None:
         "--SlidesExporter.mathjax_url=mathjax/tex-chtml.js",
         "--output-dir",
         str(out),
-        *map(str, NOTEBOOKS),
+        *(str(src / p.name) for p in NOTEBOOKS),
     ]
     result = subprocess.run(_venv(cmd), cwd=ROOT)
     if result.returncode != 0:
