@@ -43,12 +43,12 @@ test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests -n 2 --durations=5
 
 test-notebooks: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m pytest $(NBVAL) --durations=0 notebooks
+	$(BIN)/python -m pytest $(NBVAL) --durations=0 notebooks
 
 execute: $(STAMP)
 	@for nb in $(NOTEBOOKS); do \
 	  echo "executing $$nb"; \
-	  MPLBACKEND=Agg $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; \
 	done
 

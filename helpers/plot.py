@@ -49,11 +49,13 @@ def plot_contour_paths(
     ax: plt.Axes | None = None,
     title: str | None = None,
     levels: int = 20,
+    legend: bool = True,
 ) -> plt.Axes:
     """Contours of ``f(x1, x2)`` (vectorised over grids) with one optimizer path per entry.
 
     ``paths`` maps a legend label to the iterates, an array-like of shape (steps + 1, 2).
-    The minimiser is not marked: mark it in the notebook where it is known.
+    The minimiser is not marked: mark it in the notebook where it is known. ``legend=False``
+    leaves the legend out (small multiples share one).
     """
     ax = ax or plt.gca()
     x1, x2 = np.meshgrid(np.linspace(*xlim, 300), np.linspace(*ylim, 300))
@@ -65,7 +67,7 @@ def plot_contour_paths(
     ax.set_aspect("equal", adjustable="box")
     if title:
         ax.set_title(title)
-    if paths:
+    if paths and legend:
         ax.legend(loc="upper right")
     return ax
 

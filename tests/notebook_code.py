@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from IPython.core.inputtransformer2 import TransformerManager
+
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
@@ -27,11 +29,9 @@ def load_definitions(notebook: str | Path, names: list[str]) -> dict[str, Any]:
         path = NOTEBOOKS / path.name
     imports: list[ast.stmt] = []
     defs: dict[str, ast.stmt] = {}
+    to_python = TransformerManager().transform_cell  # %magic / !shell lines -> plain Python
     for source in _code_cells(path):
-        # Cell magics and shell escapes are not Python: skip such cells.
-        if source.lstrip().startswith(("%", "!")):
-            continue
-        for node in ast.parse(source).body:
+        for node in ast.parse(to_python(source)).body:
             if isinstance(node, ast.Import | ast.ImportFrom):
                 imports.append(node)
             elif isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name in names:
