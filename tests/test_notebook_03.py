@@ -1,0 +1,128 @@
+"""Notebook 03 derives `init_momentum_states`, `sgd_momentum` and the NumPy `Momentum` class.
+
+These tests run the notebook's own definitions (via ``notebook_code.load_definitions``) and
+check them against ``helpers.optim`` and ``torch.optim.SGD``, so that the notebook and the
+library cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebook_code import load_definitions  # noqa: E402
+
+from helpers import optim as hopt  # noqa: E402
+
+NOTEBOOK = "03_momentum.ipynb"
+
+
+@pytest.fixture(scope="module")
+def nb():
+    return load_definitions(NOTEBOOK, ["init_momentum_states", "sgd_momentum", "Momentum"])
+
+
+def random_params(seed: int, dtype=torch.float32) -> list[torch.Tensor]:
+    """3-5 parameters of random shapes (0-d to 3-d) and values, from one seed."""
+    gen = torch.Generator().manual_seed(seed)
+    params = []
+    for _ in range(int(torch.randint(3, 6, (), generator=gen))):
+        ndim = int(torch.randint(0, 4, (), generator=gen))
+        shape = tuple(int(s) for s in torch.randint(1, 6, (ndim,), generator=gen))
+        params.append(torch.randn(shape, generator=gen, dtype=dtype).requires_grad_())
+    return params
+
+
+def loss(params: list[torch.Tensor], frozen: int | None = None) -> torch.Tensor:
+    """A loss whose gradient depends on the parameters; param ``frozen`` takes no part in it."""
+    total = torch.zeros((), dtype=params[0].dtype)
+    for i, p in enumerate(params):
+        if i != frozen:
+            total = total + (torch.tanh(p) * p).sum() + 0.1 * (p**4).mean()
+    return total
+
+
+def clone_params(params: list[torch.Tensor]) -> list[torch.Tensor]:
+    return [p.detach().clone().requires_grad_() for p in params]
+
+
+def test_init_momentum_states_matches_helper(nb):
+    params = random_params(0, dtype=torch.float64)
+    ours, theirs = nb["init_momentum_states"](params), hopt.init_momentum_states(params)
+    assert len(ours) == len(theirs) == len(params)
+    for v, w, p in zip(ours, theirs, params, strict=True):
+        assert torch.equal(v, w) and not v.any()
+        assert v.shape == p.shape and v.dtype == p.dtype and not v.requires_grad
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sgd_momentum_bitwise_equals_helper_and_torch(nb, seed):
+    params = random_params(seed)
+    lr, momentum = [(0.05, 0.9), (0.1, 0.5), (0.01, 0.99)][seed % 3]
+    frozen = seed % len(params) if seed % 2 else None  # some runs keep one param frozen
+    initial = clone_params(params)
+    ours, helper, torch_params = params, clone_params(params), clone_params(params)
+    states = nb["init_momentum_states"](ours)
+    helper_states = hopt.init_momentum_states(helper)
+    opt = torch.optim.SGD(torch_params, lr=lr, momentum=momentum)
+    hp = {"lr": lr, "momentum": momentum}
+    for step in range(100):
+        loss(ours, frozen).backward()
+        nb["sgd_momentum"](ours, states, hp)
+        loss(helper, frozen).backward()
+        hopt.sgd_momentum(helper, helper_states, hp)
+        opt.zero_grad()
+        loss(torch_params, frozen).backward()
+        opt.step()
+        for a, b, c in zip(ours, helper, torch_params, strict=True):
+            assert torch.equal(a, b), f"step {step}: notebook != helpers.optim"
+            assert torch.equal(a, c), f"step {step}: notebook != torch.optim.SGD"
+    for i, (p, v, w) in enumerate(zip(torch_params, states, helper_states, strict=True)):
+        assert torch.equal(v, w)
+        if i == frozen:
+            assert p not in opt.state and not v.any()  # never stepped, like torch
+            assert torch.equal(ours[i], initial[i])
+        else:
+            assert torch.equal(v, opt.state[p]["momentum_buffer"])
+    for p in ours:  # gradients used are zeroed; a frozen param's grad stays None
+        assert p.grad is None or not p.grad.any()
+
+
+def test_sgd_momentum_skips_missing_grads_and_checks_lengths(nb):
+    used, unused = torch.ones(3, requires_grad=True), torch.ones(2, requires_grad=True)
+    (used**2).sum().backward()
+    states = nb["init_momentum_states"]([used, unused])
+    nb["sgd_momentum"]([used, unused], states, {"lr": 0.1, "momentum": 0.9})
+    assert torch.equal(used.detach(), torch.full((3,), 0.8))
+    assert torch.equal(unused.detach(), torch.ones(2)) and unused.grad is None
+    with pytest.raises(ValueError):
+        nb["sgd_momentum"]([used, unused], states[:1], {"lr": 0.1, "momentum": 0.9})
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_numpy_momentum_class_equals_sgd_momentum(nb, seed):
+    """Learning rate inside the velocity: same trajectory at constant lr, v_numpy = -lr v."""
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((20, 4))
+    A = A.T @ A / 20 + 0.1 * np.eye(4)  # a positive definite quadratic 1/2 x^T A x - c^T x
+    c = rng.standard_normal(4)
+    lr, momentum = 0.1, [0.5, 0.9, 0.95][seed]
+    params_np = {"x": rng.standard_normal(4), "y": rng.standard_normal(())[None]}
+    x = torch.tensor(params_np["x"], requires_grad=True)
+    y = torch.tensor(params_np["y"], requires_grad=True)
+    A_t, c_t = torch.tensor(A), torch.tensor(c)
+    opt_np = nb["Momentum"](lr=lr, momentum=momentum)
+    states = nb["init_momentum_states"]([x, y])
+    for _ in range(200):
+        grads = {"x": A @ params_np["x"] - c, "y": 2 * params_np["y"] ** 3}
+        opt_np.update(params_np, grads)
+        (0.5 * x @ A_t @ x - c_t @ x + 0.5 * (y**4).sum()).backward()
+        nb["sgd_momentum"]([x, y], states, {"lr": lr, "momentum": momentum})
+        for key, p, v in (("x", x, states[0]), ("y", y, states[1])):
+            np.testing.assert_allclose(params_np[key], p.detach().numpy(), rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(opt_np.v[key], -lr * v.numpy(), rtol=1e-9, atol=1e-12)
