@@ -271,9 +271,12 @@ class MomentumSGD(torch.optim.Optimizer):
             )
 
     def add_param_group(self, param_group: dict) -> None:
-        """Add a group (``torch.optim.Optimizer`` API), validating its overrides first."""
+        """Add a group (``torch.optim.Optimizer`` API), validating its settings first.
+
+        Checked before adding, so a rejected group never reaches ``step()``.
+        """
+        self._check_group({**self.defaults, **param_group})
         super().add_param_group(param_group)
-        self._check_group(self.param_groups[-1])
 
     def _buffers(self, group: dict, params: list[Tensor]) -> list[Tensor | None] | None:
         """Each param's momentum buffer (``None`` before its first heavy-ball step)."""

@@ -300,3 +300,6 @@ def test_bad_param_group_raises():
     opt = MomentumSGD([torch.zeros(2, requires_grad=True)], lr=0.1)
     with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\), got momentum=2"):
         opt.add_param_group({"params": [torch.zeros(1, requires_grad=True)], "momentum": 2})
+    with pytest.raises(ValueError, match=r"lr must be finite and >= 0, got lr=-1\.0"):
+        opt.add_param_group({"params": [torch.zeros(1, requires_grad=True)], "lr": -1.0})
+    assert len(opt.param_groups) == 1  # a rejected group is not kept
