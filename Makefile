@@ -16,7 +16,7 @@ SITE_STAMP := $(VENV)/.website-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 LINTED := helpers tests notebooks benchmarks website
 # Notebooks run in parallel, one whole notebook per worker (cells of one notebook must share a kernel).
-NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p tests.nb_timing \
          --nbval-cell-timeout 300 -n 2 --dist loadfile
 
 .PHONY: lab test test-unit test-notebooks execute lint format bench book slides browser-check clean
@@ -43,7 +43,7 @@ test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests -n 2 --durations=5
 
 test-notebooks: $(STAMP)
-	$(BIN)/python -m pytest $(NBVAL) --durations=0 notebooks
+	$(BIN)/python -m pytest $(NBVAL) notebooks
 
 execute: $(STAMP)
 	@for nb in $(NOTEBOOKS); do \
