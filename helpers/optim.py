@@ -22,12 +22,12 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from numbers import Real
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from helpers.checks import check_lr, check_momentum, real
 from helpers.update import update_compiled_, update_foreach_, update_loop_
 
 __all__ = [
@@ -41,28 +41,8 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------------------
-# Argument checks, shared by the functions and the class
+# Argument reading, shared by the functions and the class
 # ---------------------------------------------------------------------------------------------
-
-
-def _check_lr(lr: Any, name: str = "lr") -> float:
-    """A learning rate must be a finite real number >= 0 (0 freezes the parameters)."""
-    if isinstance(lr, bool) or not isinstance(lr, Real | Tensor):
-        raise ValueError(f"{name} must be a real number, got {name}={lr!r}")
-    value = float(lr)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be finite and >= 0, got {name}={lr!r}")
-    return value
-
-
-def _check_momentum(momentum: Any, name: str = "momentum") -> float:
-    """Momentum must lie in [0, 1): at 1 the velocity never forgets, beyond it grows."""
-    if isinstance(momentum, bool) or not isinstance(momentum, Real | Tensor):
-        raise ValueError(f"{name} must be a real number in [0, 1), got {name}={momentum!r}")
-    value = float(momentum)
-    if not (0.0 <= value < 1.0):  # also rejects NaN
-        raise ValueError(f"{name} must be in [0, 1), got {name}={momentum!r}")
-    return value
 
 
 def _read_hyperparams(func: str, hyperparams: Mapping[str, Any], keys: Sequence[str]) -> list:
@@ -127,7 +107,7 @@ def _momentum_step(
 ) -> None:
     """Shared body of the three momentum functions: check, update, zero the gradients."""
     lr, momentum = _read_hyperparams(func, hyperparams, ("lr", "momentum"))
-    lr, momentum = _check_lr(lr), _check_momentum(momentum)
+    lr, momentum = check_lr(lr), check_momentum(momentum)
     used, velocities = _with_grads(func, params, states)
     grads = [p.grad for p in used]
     with torch.no_grad():
@@ -142,8 +122,8 @@ def _momentum_step(
             nesterov=nesterov,
             grads_are_scratch=True,
         )
-        for g in grads:
-            g.zero_()
+        if grads:
+            torch._foreach_zero_(grads)  # one call for all grads: g.zero_() for each, in C++
 
 
 def sgd(params: Iterable[Tensor], states: Any, hyperparams: Mapping[str, Any]) -> None:
@@ -153,7 +133,7 @@ def sgd(params: Iterable[Tensor], states: Any, hyperparams: Mapping[str, Any]) -
     the course has the same signature and one training loop can take any of them.
     """
     (lr,) = _read_hyperparams("sgd", hyperparams, ("lr",))
-    lr = _check_lr(lr)
+    lr = check_lr(lr)
     used, _ = _with_grads("sgd", params, None)
     with torch.no_grad():
         for p in used:
@@ -252,13 +232,13 @@ class MomentumSGD(torch.optim.Optimizer):
     @staticmethod
     def _check_group(group: Mapping[str, Any]) -> None:
         """Validate one param group's settings (the defaults, or a group's overrides)."""
-        _check_lr(group["lr"])
-        momentum = _check_momentum(group["momentum"])
+        check_lr(group["lr"])
+        momentum = check_momentum(group["momentum"])
         variant = group["variant"]
         if variant not in _VARIANTS:
             raise ValueError(f"variant must be one of {_VARIANTS}, got variant={variant!r}")
         wd = group["weight_decay"]
-        if isinstance(wd, bool) or not isinstance(wd, Real) or not (0 <= float(wd) < math.inf):
+        if not (0 <= real(wd, "weight_decay") < math.inf):
             raise ValueError(f"weight_decay must be finite and >= 0, got weight_decay={wd!r}")
         if group["nesterov"] and (momentum == 0 or variant != "heavy_ball"):
             raise ValueError(
@@ -326,12 +306,15 @@ class MomentumSGD(torch.optim.Optimizer):
             if not params:
                 continue
             buffers = self._buffers(group, params)
+            # Buffers made on this step (torch's first-step rule) must be stored afterwards;
+            # in the steady state every buffer already lives in self.state.
+            new_buffers = buffers is not None and any(buf is None for buf in buffers)
             grads = [p.grad for p in params]
             if not group["bias_correction"]:
                 self._run(params, grads, buffers, lr=group["lr"], group=group)
             else:
                 self._run_bias_corrected(group, params, grads, buffers)
-            if buffers is not None:
+            if new_buffers:
                 for p, buf in zip(params, buffers, strict=True):
                     self.state[p]["momentum_buffer"] = buf
         return loss

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any
 
 import numpy as np
+
+from helpers.checks import check_lr, check_momentum, real
 
 __all__ = [
     "gd_optimal",
@@ -46,32 +48,9 @@ ArrayLike = Sequence[float] | np.ndarray
 # ---------------------------------------------------------------------------------------------
 
 
-def _real(value: Any, name: str) -> float:
-    """``value`` as a float; bools and non-numbers are refused (True is not a learning rate)."""
-    if isinstance(value, bool) or not isinstance(value, Real | np.floating | np.integer):
-        raise ValueError(f"{name} must be a real number, got {name}={value!r}")
-    return float(value)
-
-
-def _check_lr(lr: Any) -> float:
-    """A step size must be finite and >= 0 (0 is allowed: nothing moves, the rate is 1)."""
-    value = _real(lr, "lr")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"lr must be finite and >= 0, got lr={lr!r}")
-    return value
-
-
-def _check_momentum(momentum: Any) -> float:
-    """Momentum must lie in [0, 1): at 1 the velocity never forgets and nothing converges."""
-    value = _real(momentum, "momentum")
-    if not (0.0 <= value < 1.0):  # also rejects NaN
-        raise ValueError(f"momentum must be in [0, 1), got momentum={momentum!r}")
-    return value
-
-
 def _check_mu_L(mu: Any, L: Any) -> tuple[float, float]:
     """``0 < mu <= L < inf``: the extreme eigenvalues of a positive definite matrix."""
-    mu_value, L_value = _real(mu, "mu"), _real(L, "L")
+    mu_value, L_value = real(mu, "mu"), real(L, "L")
     if not (math.isfinite(mu_value) and mu_value > 0):
         raise ValueError(f"mu must be finite and > 0, got mu={mu!r}")
     if not (math.isfinite(L_value) and L_value >= mu_value):
@@ -102,7 +81,7 @@ def _check_eigvals(eigvals: Any) -> np.ndarray:
 
 def _check_lam(lam: Any) -> float:
     """One eigenvalue: finite and > 0."""
-    value = _real(lam, "lam")
+    value = real(lam, "lam")
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"lam must be finite and > 0, got lam={lam!r}")
     return value
@@ -136,7 +115,7 @@ def gd_rate(lr: float, eigvals: ArrayLike) -> float:
     Each eigen-coordinate of the error is multiplied by ``1 - lr * lambda_i`` every step, so the
     slowest one sets the rate; only the extreme eigenvalues can be the slowest.
     """
-    lr, values = _check_lr(lr), _check_eigvals(eigvals)
+    lr, values = check_lr(lr), _check_eigvals(eigvals)
     return float(np.max(np.abs(1.0 - lr * values)))
 
 
@@ -174,7 +153,7 @@ def heavy_ball_matrix(lr: float, momentum: float, lam: float) -> np.ndarray:
     Trace ``1 + b - lr*lam``, determinant ``b``: the characteristic polynomial is
     ``z**2 - (1 + b - lr*lam) z + b``.
     """
-    lr, b, lam = _check_lr(lr), _check_momentum(momentum), _check_lam(lam)
+    lr, b, lam = check_lr(lr), check_momentum(momentum), _check_lam(lam)
     return np.array([[1.0 - lr * lam, -lr * b], [lam, b]], dtype=np.float64)
 
 
@@ -189,7 +168,7 @@ def heavy_ball_radii(lr: float, momentum: float, eigvals: ArrayLike) -> np.ndarr
 
     The radius is < 1 exactly when ``0 < lr*lam < 2 (1 + b)``.
     """
-    lr, b, values = _check_lr(lr), _check_momentum(momentum), _check_eigvals(eigvals)
+    lr, b, values = check_lr(lr), check_momentum(momentum), _check_eigvals(eigvals)
     t = 1.0 + b - lr * values
     disc = t * t - 4.0 * b
     real_radius = 0.5 * (np.abs(t) + np.sqrt(np.maximum(disc, 0.0)))
@@ -246,9 +225,9 @@ def run_heavy_ball(
     side (useful to average over noise). Returns every iterate: shape ``(steps + 1, *x0.shape)``,
     row 0 being ``x0``. The noise comes from ``np.random.default_rng(seed)``.
     """
-    lr, b, values = _check_lr(lr), _check_momentum(momentum), _check_eigvals(eigvals)
+    lr, b, values = check_lr(lr), check_momentum(momentum), _check_eigvals(eigvals)
     steps = _check_count(steps, "steps", 0)
-    sigma = _real(grad_noise, "grad_noise")
+    sigma = real(grad_noise, "grad_noise")
     if not (math.isfinite(sigma) and sigma >= 0):
         raise ValueError(f"grad_noise must be finite and >= 0, got grad_noise={grad_noise!r}")
     e = _check_start(x0, values.size)
@@ -280,8 +259,8 @@ def iterations_to_tolerance(
     without storing the path. Raises ``RuntimeError`` if ``max_steps`` steps are not enough
     (e.g. when ``heavy_ball_rate(lr, momentum, eigvals) >= 1``).
     """
-    lr, b, values = _check_lr(lr), _check_momentum(momentum), _check_eigvals(eigvals)
-    tol_value = _real(tol, "tol")
+    lr, b, values = check_lr(lr), check_momentum(momentum), _check_eigvals(eigvals)
+    tol_value = real(tol, "tol")
     if not (0.0 < tol_value < 1.0):
         raise ValueError(f"tol must be in (0, 1), got tol={tol!r}")
     max_steps = _check_count(max_steps, "max_steps", 1)

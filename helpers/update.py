@@ -18,7 +18,8 @@ the same order, so that results agree with it bit for bit. Three implementations
 
 - ``update_loop_``: one tensor at a time (``torch.optim.SGD``'s CPU default path);
 - ``update_foreach_``: ``torch._foreach_*`` kernels, each over the whole list;
-- ``update_compiled_``: the loop traced once by ``torch.compile`` into fused kernels.
+- ``update_compiled_``: the loop traced by ``torch.compile`` into one-pass kernels, compiled
+  once per chunk of tensors and reused.
 
 They validate nothing: callers (``helpers.optim``) check arguments once, outside the hot path.
 """
@@ -26,6 +27,7 @@ They validate nothing: callers (``helpers.optim``) check arguments once, outside
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import MutableSequence, Sequence
 
 import torch
@@ -53,6 +55,18 @@ def update_loop_(
     gradients may be overwritten, which lets weight decay and Nesterov work without allocating
     temporaries; the d2l-style functions use it because they zero the gradients afterwards.
     """
+    if buffers is not None and weight_decay == 0 and not nesterov:
+        # The common case (heavy ball or EMA without weight decay): the same operations, with the
+        # branches and the scalar arithmetic taken out of the loop. On many small tensors the
+        # Python around each kernel is a visible part of the step.
+        keep, step = 1 - dampening, -lr
+        for i, (param, grad, buf) in enumerate(zip(params, grads, buffers, strict=True)):
+            if buf is None:
+                buf = buffers[i] = grad.detach().clone()
+            else:
+                buf.mul_(momentum).add_(grad, alpha=keep)
+            param.add_(buf, alpha=step)
+        return
     for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
         if weight_decay != 0:
             grad = (
@@ -123,32 +137,58 @@ def update_foreach_(
     torch._foreach_add_(params, grads, alpha=-lr)
 
 
-def _step_math(params, grads, buffers, lr, momentum, dampening, weight_decay, nesterov):
+# Tensors per compiled call. The compiler's scheduling time grows faster than linearly with the
+# number of tensors in one graph (a 1000-tensor list took minutes to compile), while each call
+# costs some tens of microseconds of guards and wrappers: 64 tensors per call keep both small.
+# Chunks of equal shapes share one compiled graph.
+_CHUNK = 64
+
+# Dynamo's guards already check every input's shape and strides before a call; inductor's
+# second check of the same facts (size_asserts) would cost microseconds per tensor.
+_OPTIONS = {"size_asserts": False}
+
+
+def _step_math(params, grads, buffers, lr, momentum, keep, weight_decay, *, nesterov, decay):
     """The rule for buffers that all exist, as plain (out-of-place) maths for the compiler.
 
-    ``lr`` etc. are 0-d tensors so that a schedule changing them does not recompile.
-    Inductor fuses each tensor's lines into one pass: read p, g, v once, write v and p once.
+    ``lr``, ``momentum``, ``keep = 1 - dampening`` and ``weight_decay`` are 0-d tensors, so a
+    schedule changing them does not recompile; ``nesterov`` and ``decay`` (weight decay on)
+    shape the graph and are fixed per compiled function. Inductor fuses each tensor's lines
+    into one loop: read p, g, v once, write v and p once (20 bytes per float32 element).
     """
     for param, grad, buf in zip(params, grads, buffers, strict=True):
-        grad = grad + weight_decay * param
-        new_buf = momentum * buf + (1 - dampening) * grad
+        if decay:
+            grad = grad + weight_decay * param
+        new_buf = momentum * buf + keep * grad
         direction = grad + momentum * new_buf if nesterov else new_buf
         buf.copy_(new_buf)
         param.copy_(param - lr * direction)
 
 
-def _sgd_math(params, grads, lr, weight_decay):
+def _sgd_math(params, grads, lr, weight_decay, *, decay):
     """Plain SGD (no buffers) for the compiler."""
     for param, grad in zip(params, grads, strict=True):
-        param.copy_(param - lr * (grad + weight_decay * param))
+        if decay:
+            grad = grad + weight_decay * param
+        param.copy_(param - lr * grad)
 
 
 @functools.cache
-def _compiled(nesterov: bool, with_buffers: bool):
-    """One compiled kernel set per (nesterov, buffers) pair, built on first use and reused."""
+def _compiled(nesterov: bool, with_buffers: bool, decay: bool):
+    """One compiled function per graph structure, built on first use and reused.
+
+    ``torch.compile`` traces lazily: the first call with a new chunk length or new shapes
+    compiles (seconds), every later call with the same ones reuses the kernels (microseconds).
+    """
     if with_buffers:
-        return torch.compile(functools.partial(_step_math, nesterov=nesterov), fullgraph=True)
-    return torch.compile(_sgd_math, fullgraph=True)
+        fn = functools.partial(_step_math, nesterov=nesterov, decay=decay)
+    else:
+        fn = functools.partial(_sgd_math, decay=decay)
+    return torch.compile(fn, fullgraph=True, options=_OPTIONS)
+
+
+# The first error of a compiled call that failed after earlier chunks had been updated.
+_broken: list[BaseException] = []
 
 
 def update_compiled_(
@@ -164,28 +204,68 @@ def update_compiled_(
 ) -> None:
     """The same step, compiled by ``torch.compile`` (inductor) the first time it is called.
 
-    First steps (missing buffers) run through ``update_loop_`` so the compiled graph sees one
-    fixed structure. Raises whatever ``torch.compile`` raises where no compiler is available;
-    ``helpers.optim.MomentumSGD`` catches that and falls back to ``update_foreach_``.
+    The tensors go to the compiled function in chunks of ``_CHUNK``. First steps (missing
+    buffers) run through ``update_loop_`` so the compiled graph sees one fixed structure.
+    Raises whatever ``torch.compile`` raises where no compiler is available;
+    ``helpers.optim.MomentumSGD`` catches that and falls back to ``update_foreach_``. Should a
+    later chunk fail after earlier ones were updated, this step is finished with
+    ``update_foreach_`` (so no tensor is updated twice or skipped) and the next call raises.
     """
+    if _broken:
+        err = _broken[0]
+        raise RuntimeError(f"an earlier compiled step failed: {type(err).__name__}: {err}") from err
     params, grads = list(params), list(grads)
     if not params:
         return
+    lr, momentum = float(lr), float(momentum)
+    dampening, weight_decay = float(dampening), float(weight_decay)
     if buffers is not None and any(buf is None for buf in buffers):
         update_loop_(
             params,
             grads,
             buffers,
-            lr=float(lr),
-            momentum=float(momentum),
-            dampening=float(dampening),
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
             nesterov=nesterov,
-            weight_decay=float(weight_decay),
+            weight_decay=weight_decay,
         )
         return
-    scalars = [torch.as_tensor(x, dtype=torch.float64) for x in (lr, momentum, dampening)]
-    wd = torch.as_tensor(weight_decay, dtype=torch.float64)
+    # Scalars in float32 unless the params are float64 (the kernels compute in the params'
+    # precision either way); 1 - dampening is formed in double first, as torch's fused kernel does.
+    first = params[0]
+    dtype = torch.float64 if first.dtype == torch.float64 else torch.float32
+    lr_t, momentum_t, keep_t, wd_t = (
+        torch.tensor(x, dtype=dtype, device=first.device)
+        for x in (lr, momentum, 1 - dampening, weight_decay)
+    )
+    decay = weight_decay != 0
     if buffers is None:
-        _compiled(False, False)(params, grads, scalars[0], wd)
+        step, lists, scalars = _compiled(False, False, decay), (params, grads), (lr_t, wd_t)
     else:
-        _compiled(nesterov, True)(params, grads, list(buffers), *scalars, wd)
+        step, lists = _compiled(nesterov, True, decay), (params, grads, list(buffers))
+        scalars = (lr_t, momentum_t, keep_t, wd_t)
+    for start in range(0, len(params), _CHUNK):
+        try:
+            step(*(tensors[start : start + _CHUNK] for tensors in lists), *scalars)
+        except Exception as err:
+            if start == 0:
+                raise  # nothing was updated: the caller may redo the whole step another way
+            _broken.append(err)
+            warnings.warn(
+                f"update_compiled_: the compiled step failed on tensors {start} and after "
+                f"({type(err).__name__}: {err}); finished this step with update_foreach_",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            update_foreach_(
+                params[start:],
+                grads[start:],
+                None if buffers is None else lists[2][start:],
+                lr=lr,
+                momentum=momentum,
+                dampening=dampening,
+                nesterov=nesterov,
+                weight_decay=weight_decay,
+            )
+            return

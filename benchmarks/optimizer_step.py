@@ -1,0 +1,539 @@
+"""Time one momentum-SGD step, written many ways, against the memory-bandwidth floor.
+
+A heavy-ball step ``v <- m*v + g; p <- p - lr*v`` does 4 flops per element and must read p, g
+and v and write v and p: 20 bytes per float32 element. Any CPU does flops far faster than its
+memory delivers 20 bytes, so the best a step can do is move those bytes at the machine's
+bandwidth. The floor below is ``20 bytes * elements / bandwidth``, with the bandwidth measured
+in the same run by an in-place ``a.add_(b)`` (12 bytes per element) over arrays of the same
+total size, interleaved with the steps.
+
+Usage (from the repository root)::
+
+    python benchmarks/optimizer_step.py            # every layout, 1e2 .. 1e7 elements per tensor
+    python benchmarks/optimizer_step.py --quick    # the two target layouts only (under a minute)
+
+It prints a table per layout, then one PASS/FAIL line per target. It measures; it does not
+assert. A CSV and a PNG go to ``results/optimizer_step/`` (git ignores ``results/``). Columns:
+
+- ``ms/step``: median time of one step;
+- ``B/elem``: the least bytes the step must move per element (20; 24 for the rows marked
+  ``+zero``, which also zero the gradients, as ``sgd_momentum`` does by its contract);
+- ``GB/s``: those bytes over the time; ``% floor``: that over the ``add_`` bandwidth;
+- ``/fused``: time over the time of ``torch.optim.SGD(fused=True)``;
+- ``alloc B/elem``: bytes allocated per step (PyTorch's profiler), per parameter element;
+- ``faults``: minor page faults per step (fresh memory pages the kernel had to map).
+
+Every implementation is first checked against ``torch.optim.SGD`` (two steps from the same
+tensors; the loops must agree bit for bit, the others to float32 rounding).
+Timings are medians of interleaved repetitions: each round runs every implementation once, in
+a shuffled order, so that a burst of load from elsewhere hits them all alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import os
+import platform
+import random
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from helpers.optim import MomentumSGD, init_momentum_states, sgd_momentum  # noqa: E402
+from helpers.update import update_compiled_  # noqa: E402
+
+LR, MOMENTUM = 0.01, 0.9
+FLOOR_BYTES = 20  # read p, g, v; write v, p (float32)
+ZERO_BYTES = 4  # writing the zeros of zero_grad
+ADD_BYTES = 12  # a.add_(b): read a, b; write a
+
+# (tensors, elements per tensor). The two target layouts first: few large, many small.
+TARGET_LAYOUTS = [(10, 10**6), (1000, 10**3)]
+ALL_LAYOUTS = [(1000, 10**2), (1000, 10**3), (1000, 10**4), (100, 10**5), (10, 10**6), (1, 10**7)]
+
+THRESHOLDS = {"t1": 1.10, "t2": 1.05, "t3": 0.85}
+# The implementations drawn in the figure (all are in the table and the CSV), with markers.
+PLOTTED = [
+    ("d2l verbatim", "v"),
+    ("in-place loop", "o"),
+    ("torch foreach", "s"),
+    ("torch fused", "D"),
+    ("MomentumSGD compiled", "^"),
+]
+SCALAR_BYTES = 64  # per tensor: room for a boxed Python scalar, far below any tensor's size
+
+
+# ---------------------------------------------------------------------------------------------
+# The implementations: each builds its own tensors and returns a step function
+# ---------------------------------------------------------------------------------------------
+
+
+def make_params(n: int, size: int, seed: int = 0) -> list[torch.Tensor]:
+    """``n`` float32 leaf tensors of ``size`` elements, each with a gradient (same for a seed)."""
+    gen = torch.Generator().manual_seed(seed)
+    params = []
+    for _ in range(n):
+        p = torch.randn(size, generator=gen).requires_grad_()
+        p.grad = torch.randn(size, generator=gen)
+        params.append(p)
+    return params
+
+
+@dataclass
+class Impl:
+    """One way to run the step: its step function and the tensors it updates."""
+
+    name: str
+    params: list[torch.Tensor]
+    step: Callable[[], None]
+    bytes_per_element: int = FLOOR_BYTES  # the least traffic this step can have
+    exact: bool = False  # bit for bit equal to torch's default path
+    optimizer: torch.optim.Optimizer | None = None
+    times: list[float] = field(default_factory=list)
+
+
+def d2l_verbatim(params, velocities):
+    def step():
+        with torch.no_grad():
+            for p, v in zip(params, velocities, strict=True):
+                v[:] = MOMENTUM * v + p.grad
+                p[:] -= LR * v
+
+    return step, None
+
+
+def inplace_loop(params, velocities):
+    def step():
+        with torch.no_grad():
+            for p, v in zip(params, velocities, strict=True):
+                v.mul_(MOMENTUM).add_(p.grad)
+                p.add_(v, alpha=-LR)
+
+    return step, None
+
+
+def course_sgd_momentum(params, velocities):
+    hyperparams = {"lr": LR, "momentum": MOMENTUM}
+    return (lambda: sgd_momentum(params, velocities, hyperparams)), None
+
+
+def bare_update_compiled(params, velocities):
+    grads = [p.grad for p in params]
+
+    def step():
+        with torch.no_grad():
+            update_compiled_(params, grads, velocities, lr=LR, momentum=MOMENTUM)
+
+    return step, None
+
+
+def with_velocities(opt, params, velocities):
+    """Hand an optimizer the shared velocities as its momentum buffers."""
+    for p, v in zip(params, velocities, strict=True):
+        opt.state[p]["momentum_buffer"] = v
+    return opt
+
+
+def torch_sgd(params, velocities, zero_grad=False, **kwargs):
+    opt = with_velocities(
+        torch.optim.SGD(params, lr=LR, momentum=MOMENTUM, **kwargs), params, velocities
+    )
+    if not zero_grad:
+        return opt.step, opt
+
+    def step():
+        opt.step()
+        opt.zero_grad(set_to_none=False)
+
+    return step, opt
+
+
+def course_momentum_sgd(params, velocities, impl):
+    opt = MomentumSGD(params, lr=LR, momentum=MOMENTUM, impl=impl)
+    return opt.step, with_velocities(opt, params, velocities)
+
+
+# name, factory(params, velocities) -> (step, optimizer), bit for bit with torch's default path,
+# zeroes the gradients
+IMPLS = [
+    ("d2l verbatim", d2l_verbatim, False, False),
+    ("in-place loop", inplace_loop, True, False),
+    ("sgd_momentum +zero", course_sgd_momentum, True, True),
+    ("torch default +zero", lambda p, v: torch_sgd(p, v, zero_grad=True), True, True),
+    ("torch default", torch_sgd, True, False),
+    ("torch foreach", lambda p, v: torch_sgd(p, v, foreach=True), False, False),
+    ("torch fused", lambda p, v: torch_sgd(p, v, fused=True), False, False),
+    ("MomentumSGD loop", lambda p, v: course_momentum_sgd(p, v, "loop"), True, False),
+    ("MomentumSGD foreach", lambda p, v: course_momentum_sgd(p, v, "foreach"), False, False),
+    ("MomentumSGD compiled", lambda p, v: course_momentum_sgd(p, v, "compiled"), False, False),
+    ("update_compiled_ bare", bare_update_compiled, False, False),
+]
+
+
+def build_impls(data: Callable[[], tuple[list, list]], total: int) -> list[Impl]:
+    """Every implementation, each on the tensors ``data()`` returns, plus the bandwidth probe."""
+    impls = []
+    for name, factory, exact, zeroes in IMPLS:
+        params, velocities = data()
+        step, opt = factory(params, velocities)
+        bpe = FLOOR_BYTES + (ZERO_BYTES if zeroes else 0)
+        impls.append(Impl(name, params, step, bpe, exact, opt))
+    a, b = torch.randn(total), torch.randn(total)
+    impls.append(Impl("add_ (bandwidth)", [], lambda: a.add_(b), ADD_BYTES))
+    return impls
+
+
+# ---------------------------------------------------------------------------------------------
+# Measurements
+# ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Silence the process's stderr (the profiler prints two log lines there from C++)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def allocated_bytes_per_step(step: Callable[[], None], steps: int = 3) -> float:
+    """Bytes the CPU allocator hands out during ``steps`` calls, per call (PyTorch's profiler)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        for _ in range(steps):
+            step()
+    return sum(max(e.cpu_memory_usage, 0) for e in prof.events()) / steps
+
+
+def page_faults_per_step(step: Callable[[], None], steps: int = 5) -> float:
+    """Minor page faults per call: fresh pages the kernel had to map (fresh temporaries)."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(steps):
+        step()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / steps
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def compiled_graphs() -> int:
+    from torch._dynamo.utils import counters
+
+    return counters["stats"]["unique_graphs"]
+
+
+def check_agreement(n: int, size: int) -> tuple[float, bool]:
+    """Two steps of every implementation from the same tensors, each on its own copy.
+
+    Returns the largest difference to torch's default path, and whether the implementations
+    marked exact equal it bit for bit. The gradients are restored before each step, since some
+    implementations zero them.
+    """
+    params0 = make_params(n, size)
+
+    def copies():
+        params = [p.detach().clone().requires_grad_() for p in params0]
+        for p, q in zip(params, params0, strict=True):
+            p.grad = q.grad.clone()
+        return params, init_momentum_states(params)
+
+    impls = [i for i in build_impls(copies, n * size) if i.params]
+    for _ in range(2):
+        for impl in impls:
+            for p, q in zip(impl.params, params0, strict=True):
+                p.grad.copy_(q.grad)
+            impl.step()
+    reference = next(i for i in impls if i.name == "torch default").params
+    worst, exact_ok = 0.0, True
+    for impl in impls:
+        for p, q in zip(impl.params, reference, strict=True):
+            if impl.exact:
+                exact_ok &= torch.equal(p, q)
+            worst = max(worst, (p - q).abs().max().item())
+    return worst, exact_ok
+
+
+def measure_layout(n: int, size: int, rounds: int, rng: random.Random) -> dict:
+    """Check, then time every implementation on ``n`` tensors of ``size`` elements.
+
+    For timing, all implementations share one set of params, gradients and velocities: no
+    implementation gets luckier memory (placement, huge pages) than another, and each finds
+    the data as the previous one left it.
+    """
+    torch._dynamo.reset()  # each layout compiles its own static graphs, as a fresh process would
+    graphs_before = compiled_graphs()
+    t0 = time.perf_counter()
+    worst, exact_ok = check_agreement(n, size)  # this compiles the compiled step's graphs
+    check_s = time.perf_counter() - t0
+    graphs = compiled_graphs()
+
+    params = make_params(n, size)
+    shared = (params, init_momentum_states(params))
+    impls = build_impls(lambda: shared, n * size)
+    for impl in impls:  # warm-up
+        impl.step()
+    for _ in range(rounds):
+        order = impls[:]
+        rng.shuffle(order)
+        for impl in order:
+            t0 = time.perf_counter()
+            impl.step()
+            impl.times.append(time.perf_counter() - t0)
+    compiled = next(i for i in impls if i.name == "MomentumSGD compiled")
+    for group in compiled.optimizer.param_groups:
+        group["lr"] = LR / 2  # a schedule's change must not recompile
+    compiled.step()
+    recompiled = compiled_graphs() - graphs
+
+    memory = {}
+    for impl in impls:
+        if impl.params:
+            rss0 = rss_bytes()
+            faults = page_faults_per_step(impl.step)
+            memory[impl.name] = (allocated_bytes_per_step(impl.step), faults, rss_bytes() - rss0)
+    return {
+        "n": n,
+        "size": size,
+        "impls": impls,
+        "check_s": check_s,
+        "graphs": graphs - graphs_before,
+        "recompiled": recompiled,
+        "worst": worst,
+        "exact_ok": exact_ok,
+        "memory": memory,
+        "compiled_impl": compiled.optimizer.impl,  # "foreach" if compilation failed
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------
+
+
+def summarise(result: dict) -> list[dict]:
+    n, size = result["n"], result["size"]
+    elements = n * size
+    med = {i.name: statistics.median(i.times) for i in result["impls"]}
+    bandwidth = ADD_BYTES * elements / med["add_ (bandwidth)"]
+    rows = []
+    for impl in result["impls"]:
+        t = med[impl.name]
+        achieved = impl.bytes_per_element * elements / t
+        alloc, faults, rss = result["memory"].get(impl.name, (0.0, 0.0, 0))
+        rows.append(
+            {
+                "tensors": n,
+                "elements_per_tensor": size,
+                "impl": impl.name,
+                "ms_per_step": t * 1e3,
+                "bytes_per_element": impl.bytes_per_element,
+                "achieved_GBps": achieved / 1e9,
+                "pct_of_floor": 100 * achieved / bandwidth,
+                "ratio_to_fused": t / med["torch fused"],
+                "alloc_bytes_per_step": alloc,
+                "alloc_bytes_per_element": alloc / elements,
+                "alloc_bytes_per_tensor": alloc / n,
+                "page_faults_per_step": faults,
+                "rss_growth_bytes": rss,
+                "bandwidth_GBps": bandwidth / 1e9,
+            }
+        )
+    return rows
+
+
+def print_table(result: dict, rows: list[dict]) -> None:
+    n, size = result["n"], result["size"]
+    bw = rows[0]["bandwidth_GBps"]
+    floor_ms = FLOOR_BYTES * n * size / (bw * 1e9) * 1e3
+    print(
+        f"\n{n} tensors x {size:.0e} elements (float32): bandwidth {bw:.1f} GB/s by add_, "
+        f"floor {floor_ms:.3f} ms per step"
+    )
+    header = (
+        f"{'implementation':<22}{'ms/step':>9}{'B/elem':>7}{'GB/s':>7}{'% floor':>9}"
+        f"{'/fused':>8}{'alloc B/elem':>13}{'faults':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(
+            f"{r['impl']:<22}{r['ms_per_step']:>9.3f}{r['bytes_per_element']:>7d}"
+            f"{r['achieved_GBps']:>7.1f}{r['pct_of_floor']:>8.0f}%{r['ratio_to_fused']:>8.2f}"
+            f"{r['alloc_bytes_per_element']:>13.3f}{r['page_faults_per_step']:>8.0f}"
+        )
+    print(
+        f"checked steps: largest difference to torch default {result['worst']:.1e}; "
+        f"loop implementations bit for bit equal: {result['exact_ok']}; "
+        f"graphs compiled for this layout: {result['graphs']} (the check, compilation included, "
+        f"took {result['check_s']:.1f} s); "
+        f"recompiled while timing or after an lr change: {result['recompiled']}"
+    )
+    if result["compiled_impl"] != "compiled":
+        print("WARNING: torch.compile failed; 'MomentumSGD compiled' ran the foreach fallback")
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def print_targets(all_rows: list[dict]) -> list[str]:
+    by = {(r["tensors"], r["elements_per_tensor"], r["impl"]): r for r in all_rows}
+    lines = []
+    for n, size in TARGET_LAYOUTS:
+        key = (n, size)
+        if (*key, "torch fused") not in by:
+            continue
+        ours = by[(*key, "sgd_momentum +zero")]["ms_per_step"]
+        theirs = by[(*key, "torch default +zero")]["ms_per_step"]
+        r1 = ours / theirs
+        lines.append(
+            f"target 1  {n} x {size:.0e}: sgd_momentum / (torch SGD default step + zero_grad) "
+            f"= {r1:.3f} (<= {THRESHOLDS['t1']:.2f})  {verdict(r1 <= THRESHOLDS['t1'])}"
+        )
+        r2 = by[(*key, "MomentumSGD compiled")]["ratio_to_fused"]
+        lines.append(
+            f"target 2  {n} x {size:.0e}: MomentumSGD compiled / torch SGD fused "
+            f"= {r2:.3f} (<= {THRESHOLDS['t2']:.2f})  {verdict(r2 <= THRESHOLDS['t2'])}"
+        )
+        r3 = by[(*key, "MomentumSGD compiled")]["pct_of_floor"] / 100
+        lines.append(
+            f"target 3  {n} x {size:.0e}: MomentumSGD compiled reaches {100 * r3:.0f}% of the "
+            f"bandwidth floor (>= {100 * THRESHOLDS['t3']:.0f}%)  {verdict(r3 >= THRESHOLDS['t3'])}"
+        )
+    # Target 4: a step that allocates a temporary as large as a tensor is proportional to the
+    # parameter count; a few bytes per tensor (a boxed Python scalar) are not.
+    worst = max(
+        (r for r in all_rows if r["impl"] not in ("d2l verbatim", "add_ (bandwidth)")),
+        key=lambda r: r["alloc_bytes_per_tensor"],
+    )
+    d2l = [r["alloc_bytes_per_element"] for r in all_rows if r["impl"] == "d2l verbatim"]
+    ok = worst["alloc_bytes_per_tensor"] <= SCALAR_BYTES
+    lines.append(
+        f"target 4  memory: the most any step but d2l's allocates is "
+        f"{worst['alloc_bytes_per_tensor']:.0f} bytes per tensor, "
+        f"{worst['alloc_bytes_per_element']:.3f} per element ({worst['impl']} at "
+        f"{worst['tensors']} x {worst['elements_per_tensor']:.0e}; <= {SCALAR_BYTES} per tensor)  "
+        f"{verdict(ok)}; d2l verbatim allocates {min(d2l):.1f}-{max(d2l):.1f} bytes per element "
+        "(three temporaries: 12), as expected"
+    )
+    print("\nTargets (measured, not asserted):")
+    for line in lines:
+        print("  " + line)
+    return lines
+
+
+def write_outputs(all_rows: list[dict], out: Path, quick: bool) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "optimizer_step_quick" if quick else "optimizer_step"
+    with open(out / f"{stem}.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(all_rows[0]))
+        writer.writeheader()
+        writer.writerows(all_rows)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers.plot import COLORS, use_course_style
+
+    use_course_style()
+    layouts = sorted(
+        {(r["tensors"], r["elements_per_tensor"]) for r in all_rows}, key=lambda k: k[1]
+    )
+    by = {(r["tensors"], r["elements_per_tensor"], r["impl"]): r for r in all_rows}
+    xs = [size for _, size in layouts]
+    fig, ax = plt.subplots(figsize=(10, 6))
+    for (name, marker), color in zip(PLOTTED, COLORS, strict=False):
+        ys = [by[(*k, name)]["achieved_GBps"] for k in layouts]
+        ax.plot(xs, ys, marker=marker, color=color, label=name, linewidth=2)
+    floor = [by[(*k, "add_ (bandwidth)")]["bandwidth_GBps"] for k in layouts]
+    ax.plot(xs, floor, "k--", linewidth=2, label="floor: the add_ bandwidth")
+    ax.set_xscale("log")
+    ax.set_xlabel("elements per tensor (tensors: " + ", ".join(str(n) for n, _ in layouts) + ")")
+    ax.set_ylabel("achieved GB/s (20 bytes per element / time)")
+    big, small = layouts[-1], layouts[0]
+    best_big = max(PLOTTED, key=lambda m: by[(*big, m[0])]["pct_of_floor"])[0]
+    best_small = max(PLOTTED, key=lambda m: by[(*small, m[0])]["pct_of_floor"])[0]
+    pct_big = by[(*big, best_big)]["pct_of_floor"]
+    pct_small = by[(*small, best_small)]["pct_of_floor"]
+    ax.set_title(
+        f"At {big[1]:.0e} elements per tensor {best_big} reaches {pct_big:.0f}% of the floor; "
+        f"at {small[1]:.0e}, the best ({best_small}) {pct_small:.0f}%",
+        fontsize=12,
+    )
+    ax.legend(fontsize=10)
+    fig.savefig(out / f"{stem}.png")
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="target layouts only, fewer rounds")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--rounds", type=int, default=None, help="timed rounds per layout")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "optimizer_step")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    # Steps that zero the shared gradients let the velocities decay geometrically; flushing
+    # denormals keeps hundreds of steps from reaching the slow denormal range.
+    torch.set_flush_denormal(True)
+    layouts = TARGET_LAYOUTS if args.quick else ALL_LAYOUTS
+    rounds = args.rounds or (15 if args.quick else 31)
+    load = os.getloadavg()[0]
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"load average {load:.1f}; {rounds} interleaved rounds, medians"
+    )
+    if load > 0.5 * (os.cpu_count() or 1):
+        print("note: the machine is busy; timings are noisy")
+    from torch.optim.optimizer import _default_to_fused_or_foreach
+
+    probe = make_params(2, 4)
+    fused, foreach = _default_to_fused_or_foreach(probe, differentiable=False, use_fused=False)
+    print(
+        "torch SGD's default path on these CPU tensors: "
+        + ("fused" if fused else "foreach" if foreach else "per-tensor loop (_single_tensor_sgd)")
+    )
+
+    rng = random.Random(0)
+    start = time.perf_counter()
+    all_rows = []
+    for n, size in layouts:
+        result = measure_layout(n, size, rounds, rng)
+        rows = summarise(result)
+        print_table(result, rows)
+        all_rows += rows
+    print_targets(all_rows)
+    write_outputs(all_rows, args.out, args.quick)
+    print(
+        f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}/"
+        f"; total {time.perf_counter() - start:.0f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
