@@ -34,8 +34,11 @@ $(SITE_STAMP): $(STAMP) requirements-book.txt website/package.json website/packa
 	cd website && npm ci --no-audit --no-fund --loglevel=error
 	touch $(SITE_STAMP)
 
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(ARGS)
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(ARGS)
 
 test: test-unit test-notebooks
 
