@@ -477,8 +477,8 @@ def write_outputs(all_rows: list[dict], out: Path, quick: bool) -> None:
     pct_big = by[(*big, best_big)]["pct_of_floor"]
     pct_small = by[(*small, best_small)]["pct_of_floor"]
     ax.set_title(
-        f"At {big[1]:.0e} elements per tensor {best_big} reaches {pct_big:.0f}% of the floor; "
-        f"at {small[1]:.0e}, the best ({best_small}) {pct_small:.0f}%",
+        f"At {big[1]:.0e} elements per tensor {best_big} reaches {pct_big:.0f}% of the floor;\n"
+        f"at {small[1]:.0e} the best ({best_small}) reaches {pct_small:.0f}%",
         fontsize=12,
     )
     ax.legend(fontsize=10)
