@@ -219,17 +219,11 @@ def update_compiled_(
         return
     lr, momentum = float(lr), float(momentum)
     dampening, weight_decay = float(dampening), float(weight_decay)
+    rule = dict(
+        lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov, weight_decay=weight_decay
+    )
     if buffers is not None and any(buf is None for buf in buffers):
-        update_loop_(
-            params,
-            grads,
-            buffers,
-            lr=lr,
-            momentum=momentum,
-            dampening=dampening,
-            nesterov=nesterov,
-            weight_decay=weight_decay,
-        )
+        update_loop_(params, grads, buffers, **rule)
         return
     # Scalars in float32 unless the params are float64 (the kernels compute in the params'
     # precision either way); 1 - dampening is formed in double first, as torch's fused kernel does.
@@ -258,14 +252,6 @@ def update_compiled_(
                 RuntimeWarning,
                 stacklevel=2,
             )
-            update_foreach_(
-                params[start:],
-                grads[start:],
-                None if buffers is None else lists[2][start:],
-                lr=lr,
-                momentum=momentum,
-                dampening=dampening,
-                nesterov=nesterov,
-                weight_decay=weight_decay,
-            )
+            rest = None if buffers is None else lists[2][start:]
+            update_foreach_(params[start:], grads[start:], rest, **rule)
             return
