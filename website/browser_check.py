@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import json
 import re
 import shutil
 import sys
@@ -21,6 +20,8 @@ import tempfile
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
+
+from build import notebook_status  # website/build.py: one reading of a notebook's title
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
@@ -41,19 +42,12 @@ CHROMIUM_FLAGS = [
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
-def notebook_info(path: Path) -> dict:
-    """The notebook's H1 title and whether its Markdown has maths (so the page must render some)."""
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
-    title = next((ln[2:].strip() for ln in markdown.splitlines() if ln.startswith("# ")), path.stem)
-    return {"title": title, "math": bool(re.search(r"\$[^$\n]+\$", markdown))}
-
-
 def pages() -> list[dict]:
     """Every page to open, with what its title must contain and whether it must show maths."""
     result = []
     for path in NOTEBOOKS:
-        info = notebook_info(path)
+        status = notebook_status(path)
+        info = {"title": status["title"], "math": status["math"]}
         # The title's first words are enough: Sphinx may rewrite punctuation and inline code.
         short = re.sub(r"[`*]", "", info["title"]).split("·")[-1].strip()[:20]
         result.append({**info, "url": f"book/_build/html/{path.stem}.html", "title": short})

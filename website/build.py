@@ -43,17 +43,10 @@ def notebook_status(path: Path) -> dict:
         for key in ("iopub.execute_input", "shell.execute_reply")
         if key in c.get("metadata", {}).get("execution", {})
     ]
-    title = next(
-        (
-            line.lstrip("# ").strip()
-            for c in nb["cells"]
-            if c["cell_type"] == "markdown"
-            for line in "".join(c["source"]).splitlines()
-            if line.startswith("# ")
-        ),
-        path.stem,
-    )
+    markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    title = next((ln[2:].strip() for ln in markdown.splitlines() if ln.startswith("# ")), path.stem)
     return {
+        "math": bool(re.search(r"\$[^$\n]+\$", markdown)),  # inline or display maths
         "name": path.stem,
         "title": title,
         "code_cells": len(code),
