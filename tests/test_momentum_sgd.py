@@ -247,6 +247,36 @@ def test_compiled_matches_torch_sgd():
     assert max_diff(params_of(model), params_of(twin)) < 1e-5
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(momentum=0.9, nesterov=True, weight_decay=0.01), dict(momentum=0.0, weight_decay=0.01)],
+    ids=["nesterov+decay", "plain+decay"],
+)
+def test_compiled_follows_a_schedule_over_many_mixed_tensors(kwargs):
+    from torch._dynamo.utils import counters
+
+    gen = torch.Generator().manual_seed(3)
+    shapes = [(5, 3), (7,), (2, 2, 2), ()] * 18  # 72 tensors: chunks of 64 and 8, mixed shapes
+    ours = [torch.randn(s, generator=gen).requires_grad_() for s in shapes]
+    theirs = [p.detach().clone().requires_grad_() for p in ours]
+    opt = MomentumSGD(ours, lr=0.1, impl="compiled", **kwargs)
+    reference = torch.optim.SGD(theirs, lr=0.1, **kwargs)
+    graphs = []
+    for k in range(4):
+        for o in (opt, reference):
+            for group in o.param_groups:
+                group["lr"] = 0.1 / (k + 1)  # a new learning rate at every step
+        for p, q in zip(ours, theirs, strict=True):
+            p.grad = torch.randn(p.shape, generator=gen)
+            q.grad = p.grad.clone()
+        opt.step()
+        reference.step()
+        graphs.append(counters["stats"]["unique_graphs"])
+    assert opt.impl == "compiled"
+    assert graphs[1] == graphs[-1], "a new learning rate recompiled the step"
+    assert max_diff(ours, theirs) < 1e-6
+
+
 def test_compiled_falls_back_with_a_warning(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("no compiler here")
@@ -264,6 +294,25 @@ def test_compiled_falls_back_with_a_warning(monkeypatch):
         train(model, opt, x, y, 5, start=1)
     train(twin, torch.optim.SGD(twin.parameters(), lr=0.1, momentum=0.9), x, y, 6)
     assert max_diff(params_of(model), params_of(twin)) < 1e-5
+
+
+def test_compiled_falls_back_when_dynamo_will_not_compile_another_graph():
+    # Kernels are specialised to shapes, and dynamo compiles at most recompile_limit graphs per
+    # function: past it MomentumSGD must still step, by foreach, and say so.
+    torch._dynamo.reset()
+    try:
+        with torch._dynamo.config.patch(recompile_limit=1):
+            first, second = torch.zeros(3).requires_grad_(), torch.zeros(4).requires_grad_()
+            first.grad, second.grad = torch.ones(3), torch.ones(4)
+            MomentumSGD([first], lr=0.5, impl="compiled").step()  # the one graph allowed
+            opt = MomentumSGD([second], lr=0.5, impl="compiled")
+            with pytest.warns(RuntimeWarning, match=r"torch\.compile failed .*foreach"):
+                opt.step()
+        assert opt.impl == "foreach"
+        assert torch.equal(first.detach(), torch.full((3,), -0.5))
+        assert torch.equal(second.detach(), torch.full((4,), -0.5))
+    finally:
+        torch._dynamo.reset()
 
 
 # ----------------------------------------------------------------------------------------------
