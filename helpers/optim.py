@@ -200,7 +200,8 @@ class MomentumSGD(torch.optim.Optimizer):
     as torch SGD). ``impl`` chooses how the arithmetic of ``helpers.update`` runs: ``"loop"``
     (per tensor), ``"foreach"`` (one kernel per line over all tensors of a group) or
     ``"compiled"`` (``torch.compile``; falls back to foreach with a warning if unavailable).
-    Gradients are read, never modified.
+    Gradients are read, never modified. Each implementation pays some cost per tensor; for
+    many small parameters, hand it one flat tensor instead (notebook 08, section 6).
     """
 
     def __init__(
