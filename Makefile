@@ -1,9 +1,10 @@
 # The course's commands. Each target creates the virtual environment .venv on first use.
 #   make lab       JupyterLab on the course (headless machine: make lab ARGS=--no-browser)
 #   make test      unit + property tests of helpers/, then every notebook under strict nbval
+#   make test-portable   strict nbval as on other CPUs and headless CI (AVX2, no SIMD, Agg)
 #   make execute   re-execute every notebook in place, refreshing the stored outputs
-#   make lint      ruff check + ruff format --check on helpers, tests, notebooks, benchmarks
-#   make bench     benchmarks/optimizer_step.py (prints ratios; QUICK=1 for the short run)
+#   make lint      ruff check + ruff format --check, and mypy on helpers/
+#   make bench     benchmarks/optimizer_step.py (prints ratios; QUICK=1 short, SMOKE=1 seconds)
 #   make book      the website, from the committed notebooks -> _build/book/_build/html/index.html
 #   make slides    one reveal.js deck per notebook -> _build/slides/index.html
 #   make browser-check   open every page and deck in headless Chromium and check it
@@ -19,14 +20,27 @@ LINTED := helpers tests notebooks benchmarks website
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p tests.nb_timing \
          --nbval-cell-timeout 300 -n 2 --dist loadfile
 
-.PHONY: lab test test-unit test-notebooks execute lint format bench book slides browser-check clean
+.PHONY: lab test test-unit test-notebooks test-portable execute lint format bench book slides \
+        browser-check clean
+
+# torch's CPU build. On Linux, PyPI's torch wheel is the CUDA build, with gigabytes of CUDA
+# libraries; PyTorch's CPU index serves the same release as 2.13.0+cpu, which pip then prefers.
+# macOS and Windows get a CPU build from PyPI already. For the CUDA build: make TORCH_INDEX= ...
+TORCH_INDEX ?= $(if $(filter Linux,$(shell uname -s 2>/dev/null)),https://download.pytorch.org/whl/cpu,)
+TORCH_PIN := $(shell grep -E '^torch==' requirements.txt)
 
 $(STAMP): requirements.txt pyproject.toml
+	@echo "== [1/4] creating the virtual environment $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@echo "== [2/4] installing $(TORCH_PIN) ($(if $(TORCH_INDEX),the CPU build from $(TORCH_INDEX),from PyPI)); about 200 MB, a few minutes the first time"
+	$(BIN)/python -m pip install --progress-bar on $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),) "$(TORCH_PIN)"
+	@echo "== [3/4] installing the other pinned packages (requirements.txt)"
+	$(BIN)/python -m pip install --progress-bar on -r requirements.txt
+	@echo "== [4/4] installing the course's helpers/ in editable mode"
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+	@echo "== ready: $(VENV)"
 
 # The website's extra Python packages, and MathJax + reveal.js from npm (served locally: offline).
 $(SITE_STAMP): $(STAMP) requirements-book.txt website/package.json website/package-lock.json
@@ -48,6 +62,20 @@ test-unit: $(STAMP)
 test-notebooks: $(STAMP)
 	$(BIN)/python -m pytest $(NBVAL) notebooks
 
+# The notebooks' outputs must not depend on the machine. Re-run them as on a CPU without
+# AVX-512 (avx2), without SIMD kernels (default) and under a headless matplotlib backend, each
+# with an empty inductor cache (a cache filled by another CPU is a different machine too).
+PORTABLE_CONFIGS := ATEN_CPU_CAPABILITY=avx2 ATEN_CPU_CAPABILITY=default MPLBACKEND=Agg
+
+test-portable: $(STAMP)
+	@for config in $(PORTABLE_CONFIGS); do \
+	  cache=$$(mktemp -d); \
+	  echo "== strict nbval with $$config and an empty TORCHINDUCTOR_CACHE_DIR"; \
+	  env $$config TORCHINDUCTOR_CACHE_DIR=$$cache $(BIN)/python -m pytest $(NBVAL) notebooks \
+	    || { rm -rf $$cache; exit 1; }; \
+	  rm -rf $$cache; \
+	done
+
 execute: $(STAMP)
 	@for nb in $(NOTEBOOKS); do \
 	  echo "executing $$nb"; \
@@ -58,13 +86,14 @@ execute: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy helpers
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix $(LINTED)
 	$(BIN)/ruff format $(LINTED)
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/optimizer_step.py $(if $(QUICK),--quick,)
+	$(BIN)/python benchmarks/optimizer_step.py $(if $(QUICK),--quick,) $(if $(SMOKE),--smoke,)
 
 book: $(SITE_STAMP)
 	$(BIN)/python website/build.py book

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from helpers.checks import check_count
+
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 # Keep in sync with data/README.md (tests/test_data.py checks that they agree).
@@ -97,8 +99,9 @@ def make_linear_data(
     numbers of the original ``np.random.seed(0); 2 * np.random.rand(100, 1); ...`` code, so
     results can be compared with the pages digit for digit.
     """
-    if n < 1:
-        raise ValueError(f"n must be a positive number of points, got n={n!r}")
+    n = check_count(n, "n", 1)
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ValueError(f"dtype must be a floating torch dtype, got dtype={dtype!r}")
     rng = np.random.RandomState(seed)
     x = 2 * rng.rand(n, 1)
     y = 4 + 3 * x + rng.randn(n, 1)

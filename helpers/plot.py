@@ -8,15 +8,17 @@ curves. Anything used by a single notebook lives in that notebook.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+from cycler import cycler
 
 # Colour-blind-safe palette (Okabe & Ito 2008), in the order lines are drawn.
 COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 
-_STYLE = {
+_STYLE: dict[str, Any] = {
     "figure.figsize": (8, 5),
     "figure.dpi": 80,
     "savefig.dpi": 120,
@@ -30,14 +32,14 @@ _STYLE = {
     "grid.alpha": 0.3,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.prop_cycle": mpl.cycler(color=COLORS),
+    "axes.prop_cycle": cycler(color=COLORS),
     "figure.constrained_layout.use": True,
 }
 
 
 def use_course_style() -> None:
     """Set matplotlib's rcParams to the course style (large fonts, thick lines, safe colours)."""
-    mpl.rcParams.update(_STYLE)
+    mpl.rcParams.update(_STYLE)  # type: ignore[arg-type]  # keys are rcParams names
 
 
 def plot_contour_paths(
@@ -60,9 +62,11 @@ def plot_contour_paths(
     ax = ax or plt.gca()
     x1, x2 = np.meshgrid(np.linspace(*xlim, 300), np.linspace(*ylim, 300))
     ax.contour(x1, x2, f(x1, x2), levels=levels, colors="0.6", linewidths=1.0)
-    for color, (label, path) in zip(COLORS, paths.items(), strict=False):
-        path = np.asarray(path, dtype=float)
-        ax.plot(path[:, 0], path[:, 1], "-o", color=color, label=label, markersize=4)
+    for i, (label, path) in enumerate(paths.items()):
+        xy = np.asarray(path, dtype=float)
+        # Past the seven colours, the colours repeat with another line style: no path is lost.
+        color, style = COLORS[i % len(COLORS)], ("-", "--", ":")[i // len(COLORS) % 3]
+        ax.plot(xy[:, 0], xy[:, 1], style, marker="o", color=color, label=label, markersize=4)
     ax.set(xlim=xlim, ylim=ylim, xlabel="$x_1$", ylabel="$x_2$")
     ax.set_aspect("equal", adjustable="box")
     if title:

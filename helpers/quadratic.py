@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from numbers import Integral
 from typing import Any
 
 import numpy as np
 
-from helpers.checks import check_lr, check_momentum, real
+from helpers.checks import check_count, check_lr, check_momentum, check_nonnegative, real
 
 __all__ = [
     "gd_optimal",
@@ -64,6 +63,9 @@ def _check_eigvals(eigvals: Any) -> np.ndarray:
     Zero or negative curvature has no minimiser to converge to, so a "rate" would be
     meaningless there; refusing it catches a Hessian that is not what the caller thinks.
     """
+    kind = np.asarray(eigvals).dtype.kind
+    if kind not in "iuf":  # bool, complex, strings, objects: not eigenvalues of a real matrix
+        raise ValueError(f"eigvals must be an array of real numbers, got eigvals={eigvals!r}")
     try:
         values = np.asarray(eigvals, dtype=np.float64)
     except (TypeError, ValueError):
@@ -85,13 +87,6 @@ def _check_lam(lam: Any) -> float:
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"lam must be finite and > 0, got lam={lam!r}")
     return value
-
-
-def _check_count(value: Any, name: str, minimum: int) -> int:
-    """An integer count (steps, max_steps) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {name}={value!r}")
-    return int(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,10 +221,8 @@ def run_heavy_ball(
     row 0 being ``x0``. The noise comes from ``np.random.default_rng(seed)``.
     """
     lr, b, values = check_lr(lr), check_momentum(momentum), _check_eigvals(eigvals)
-    steps = _check_count(steps, "steps", 0)
-    sigma = real(grad_noise, "grad_noise")
-    if not (math.isfinite(sigma) and sigma >= 0):
-        raise ValueError(f"grad_noise must be finite and >= 0, got grad_noise={grad_noise!r}")
+    steps = check_count(steps, "steps", 0)
+    sigma = check_nonnegative(grad_noise, "grad_noise")
     e = _check_start(x0, values.size)
     rng = np.random.default_rng(seed) if sigma > 0 else None
     v = np.zeros_like(e)  # v_0 = 0, as init_momentum_states
@@ -263,7 +256,7 @@ def iterations_to_tolerance(
     tol_value = real(tol, "tol")
     if not (0.0 < tol_value < 1.0):
         raise ValueError(f"tol must be in (0, 1), got tol={tol!r}")
-    max_steps = _check_count(max_steps, "max_steps", 1)
+    max_steps = check_count(max_steps, "max_steps", 1)
     e = _check_start(x0, values.size)
     if e.ndim != 1:
         raise ValueError(f"x0 must be one run of shape ({values.size},), got shape {e.shape}")

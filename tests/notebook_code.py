@@ -27,6 +27,8 @@ def load_definitions(notebook: str | Path, names: list[str]) -> dict[str, Any]:
     path = Path(notebook)
     if not path.is_absolute():
         path = NOTEBOOKS / path.name
+    if not path.is_file():
+        raise FileNotFoundError(f"no notebook {path.name} in {NOTEBOOKS.name}/ (renamed?)")
     imports: list[ast.stmt] = []
     defs: dict[str, ast.stmt] = {}
     to_python = TransformerManager().transform_cell  # %magic / !shell lines -> plain Python

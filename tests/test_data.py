@@ -86,6 +86,16 @@ def test_make_linear_data_reproduces_the_source_pages():
     assert data.make_linear_data()[0].dtype == torch.float32
 
 
-def test_make_linear_data_rejects_empty():
-    with pytest.raises(ValueError, match=r"n must be a positive number of points, got n=0"):
-        data.make_linear_data(0)
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(n=0), r"n must be an integer >= 1, got n=0"),
+        (dict(n=2.5), r"n must be an integer >= 1, got n=2\.5"),
+        (dict(n=True), r"n must be an integer >= 1, got n=True"),
+        (dict(dtype=torch.int64), r"dtype must be a floating torch dtype, got dtype=torch\.int64"),
+        (dict(dtype="float32"), r"dtype must be a floating torch dtype"),
+    ],
+)
+def test_make_linear_data_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.make_linear_data(**kwargs)

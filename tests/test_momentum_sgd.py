@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import copy
 import io
+import re
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from helpers import update
+from helpers import compiled
 from helpers.optim import MomentumSGD
+from helpers.update import update_loop_
 
 
 def make_model(dtype=torch.float32, seed=0):
@@ -277,42 +280,122 @@ def test_compiled_follows_a_schedule_over_many_mixed_tensors(kwargs):
     assert max_diff(ours, theirs) < 1e-6
 
 
-def test_compiled_falls_back_with_a_warning(monkeypatch):
-    def broken(*args, **kwargs):
-        raise RuntimeError("no compiler here")
+def fake_kernel(*, wrong_by=0.0, fail_after_calls=None):
+    """A stand-in for the compiled kernel: the eager rule, optionally wrong, optionally failing.
 
-    monkeypatch.setattr(update, "update_compiled_", broken)
-    monkeypatch.setattr("helpers.optim.update_compiled_", broken)
-    model, x, y = make_model()
-    twin = copy.deepcopy(model)
-    opt = MomentumSGD(model.parameters(), lr=0.1, momentum=0.9, impl="compiled")
-    with pytest.warns(RuntimeWarning, match=r"torch\.compile failed .*no compiler here.*foreach"):
-        train(model, opt, x, y, 1)
+    It takes the compiled function's arguments (lists, then 0-d scalars), so the runner's check
+    against the eager step and its fallback can be tested without a compiler.
+    """
+    calls = []
+
+    def kernel(params, grads, buffers, lr, momentum, keep, *decay):
+        calls.append(len(params))
+        if fail_after_calls is not None and len(calls) > fail_after_calls:
+            raise RuntimeError("no compiler here")
+        rule = dict(lr=float(lr), momentum=float(momentum), dampening=1 - float(keep))
+        update_loop_(params, grads, buffers, **rule)
+        for p in params:
+            p.add_(wrong_by)
+
+    return kernel, calls
+
+
+def run_against_torch(kernel, monkeypatch, n_tensors=3, steps=4):
+    """MomentumSGD(impl="compiled") with ``kernel`` as its compiled step, beside torch SGD."""
+    monkeypatch.setattr(compiled, "_compiled", lambda **flags: kernel)
+    monkeypatch.setattr(compiled, "_CHECKED_GRAPHS", set())  # a fake kernel: a new graph
+    gen = torch.Generator().manual_seed(0)
+    ours = [torch.randn(5, generator=gen).requires_grad_() for _ in range(n_tensors)]
+    theirs = [p.detach().clone().requires_grad_() for p in ours]
+    opt = MomentumSGD(ours, lr=0.1, momentum=0.9, impl="compiled")
+    reference = torch.optim.SGD(theirs, lr=0.1, momentum=0.9)
+    caught = []
+    for _ in range(steps):
+        for p, q in zip(ours, theirs, strict=True):
+            p.grad = torch.randn(5, generator=gen)
+            q.grad = p.grad.clone()
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            opt.step()
+        caught += [str(w.message) for w in record]
+        reference.step()
+    return opt, max_diff(ours, theirs), caught
+
+
+def test_a_kernel_that_disagrees_with_the_eager_step_is_not_used(monkeypatch):
+    # What a stale inductor cache did: plausible-looking but wrong parameters.
+    kernel, calls = fake_kernel(wrong_by=0.13)
+    opt, diff, caught = run_against_torch(kernel, monkeypatch)
+    assert calls == [3]  # called once (step 2: the first with buffers), then never again
+    assert diff < 1e-6  # the eager result was kept: every step is right
+    assert len(caught) == 1 and "disagrees with the eager step by up to 0.13" in caught[0]
     assert opt.impl == "foreach"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # warned once, not at every step
-        train(model, opt, x, y, 5, start=1)
-    train(twin, torch.optim.SGD(twin.parameters(), lr=0.1, momentum=0.9), x, y, 6)
-    assert max_diff(params_of(model), params_of(twin)) < 1e-5
+
+
+def test_a_kernel_within_rounding_of_the_eager_step_is_used(monkeypatch):
+    kernel, calls = fake_kernel(wrong_by=1e-9)  # far below 64 ulps of numbers of order 1
+    opt, diff, caught = run_against_torch(kernel, monkeypatch)
+    assert calls == [3, 3, 3] and caught == [] and opt.impl == "compiled" and diff < 1e-6
+
+
+def test_compile_failure_on_the_first_chunk_falls_back_once(monkeypatch):
+    kernel, calls = fake_kernel(fail_after_calls=0)
+    opt, diff, caught = run_against_torch(kernel, monkeypatch)
+    assert calls == [3] and diff < 1e-6 and opt.impl == "foreach"
+    assert len(caught) == 1  # said once, not at every step
+    assert re.search(r"failed on tensors 0 and after \(RuntimeError: no compiler here\)", caught[0])
+
+
+def test_failure_on_a_later_chunk_finishes_the_step_without_double_updates(monkeypatch):
+    # 72 tensors: chunks of 64 and 8. The first chunk's kernel works, the second fails: the
+    # step must update the first 64 once (compiled) and the last 8 once (foreach).
+    kernel, calls = fake_kernel(fail_after_calls=1)
+    opt, diff, caught = run_against_torch(kernel, monkeypatch, n_tensors=72)
+    assert calls == [64, 8] and diff < 1e-6 and opt.impl == "foreach"
+    assert len(caught) == 1 and "failed on tensors 64 and after" in caught[0]
+
+
+def test_one_optimizers_fallback_is_its_own():
+    torch._dynamo.reset()
+    broken = compiled.CompiledUpdate()
+    broken.failure = RuntimeError("an earlier failure")
+    p = torch.zeros(4, requires_grad=True)
+    p.grad = torch.ones(4)
+    buf = torch.ones(4)
+    broken([p], [p.grad], [buf], lr=0.5, momentum=0.5)  # steps, by foreach: v = 1.5
+    assert torch.equal(p.detach(), torch.full((4,), -0.75))
+    q = torch.zeros(4, requires_grad=True)
+    opt = MomentumSGD([q], lr=0.5, momentum=0.5, impl="compiled")
+    for _ in range(3):
+        q.grad = torch.ones(4)
+        opt.step()
+    assert opt.impl == "compiled" and opt._compiled_update.failure is None
+    assert torch.allclose(q.detach(), torch.full((4,), -0.5 * (1 + 1.5 + 1.75)))
 
 
 def test_compiled_falls_back_when_dynamo_will_not_compile_another_graph():
     # Kernels are specialised to shapes, and dynamo compiles at most recompile_limit graphs per
     # function: past it MomentumSGD must still step, by foreach, and say so.
     torch._dynamo.reset()
+    compiled._compiled.cache_clear()
     try:
         with torch._dynamo.config.patch(recompile_limit=1):
             first, second = torch.zeros(3).requires_grad_(), torch.zeros(4).requires_grad_()
             first.grad, second.grad = torch.ones(3), torch.ones(4)
             MomentumSGD([first], lr=0.5, impl="compiled").step()  # the one graph allowed
             opt = MomentumSGD([second], lr=0.5, impl="compiled")
-            with pytest.warns(RuntimeWarning, match=r"torch\.compile failed .*foreach"):
+            with pytest.warns(RuntimeWarning, match=r"compiled step failed .*foreach"):
                 opt.step()
         assert opt.impl == "foreach"
         assert torch.equal(first.detach(), torch.full((3,), -0.5))
         assert torch.equal(second.detach(), torch.full((4,), -0.5))
     finally:
         torch._dynamo.reset()
+        compiled._compiled.cache_clear()
+
+
+def test_compiled_step_problem_reports_a_working_compiler():
+    assert compiled.compiled_step_problem() is None  # this machine has a C++ compiler
 
 
 # ----------------------------------------------------------------------------------------------
@@ -332,12 +415,30 @@ def test_compiled_falls_back_when_dynamo_will_not_compile_another_graph():
             dict(lr=0.1, weight_decay=-1.0),
             r"weight_decay must be finite and >= 0, got weight_decay=-1\.0",
         ),
-        (dict(lr=0.1, nesterov=True), r"nesterov=True needs momentum > 0 .*momentum=0\.0"),
+        (dict(lr=0.1, nesterov=True), r"nesterov=True needs momentum > 0, .*got momentum=0\.0"),
         (
             dict(lr=0.1, momentum=0.9, nesterov=True, variant="ema"),
             r"nesterov=True needs .*variant='ema'",
         ),
         (dict(lr=0.1, bias_correction=True), r"bias_correction=True applies to variant='ema'"),
+        (
+            dict(lr=0.1, momentum=0.9, nesterov="no"),
+            r"nesterov must be True or False, got nesterov='no'",
+        ),
+        (dict(lr=0.1, maximize=1), r"maximize must be True or False, got maximize=1"),
+        (dict(lr=np.bool_(True)), r"lr must be a real number, got lr=np\.True_"),
+        (dict(lr=0.1, momentum=0.9, dampening=1.5), r"dampening must be in \[0, 1\]"),
+        (
+            dict(lr=0.1, momentum=0.9, dampening=0.5, nesterov=True),
+            r"nesterov=True needs momentum > 0, dampening=0",
+        ),
+        (
+            dict(lr=0.1, momentum=0.9, dampening=0.5, variant="ema"),
+            r"variant='ema' damps the gradient by \(1 - momentum\)",
+        ),
+        (dict(lr=0.1, fused=True), r"fused=True is torch's own C\+\+ kernel.*impl='compiled'"),
+        (dict(lr=0.1, differentiable=True), r"differentiable=True .* is not supported"),
+        (dict(lr=0.1, foreach=False, impl="compiled"), r"foreach=False contradicts impl="),
     ],
 )
 def test_bad_arguments_raise(kwargs, message):

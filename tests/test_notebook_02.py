@@ -8,16 +8,13 @@ notebook's imports and its ``def sgd``, and these tests compare the two bit for 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
+import problems
 import pytest
 import torch
+from notebook_code import load_definitions
+from problems import leaves
 
 import helpers.optim
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from notebook_code import load_definitions  # noqa: E402
 
 NB_SGD = load_definitions("02_stochastic_gradient_descent.ipynb", ["sgd"])["sgd"]
 
@@ -30,23 +27,9 @@ LRS = [0.1, 0.013, 0.5, 0.0, 1e-3]
 
 def make_problem(dtype: torch.dtype, seed: int):
     """Params of several shapes, plus one that never gets a gradient, and a nonlinear loss."""
-    gen = torch.Generator().manual_seed(seed)
-    params = [torch.randn(s, generator=gen, dtype=dtype) for s in SHAPES]
-    unused = torch.randn(5, generator=gen, dtype=dtype)
-    weights = [torch.randn(s, generator=gen, dtype=dtype) for s in SHAPES]
-
-    def loss(ps):
-        # The gradient depends on the params, so every step sees new gradients.
-        return sum(
-            (torch.sin(w * p) ** 2).sum() + 0.05 * (p**4).sum()
-            for w, p in zip(weights, ps, strict=True)
-        )
-
-    return params + [unused], loss
-
-
-def leaves(tensors):
-    return [t.detach().clone().requires_grad_(True) for t in tensors]
+    params, loss = problems.make_problem(dtype, seed, SHAPES)
+    unused = torch.randn(5, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+    return params + [unused], lambda ps: loss(ps[: len(SHAPES)])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

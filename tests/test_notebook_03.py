@@ -7,17 +7,13 @@ library cannot drift apart.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
+from notebook_code import load_definitions
+from problems import leaves as clone_params
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from notebook_code import load_definitions  # noqa: E402
-
-from helpers import optim as hopt  # noqa: E402
+from helpers import optim as hopt
 
 NOTEBOOK = "03_momentum.ipynb"
 
@@ -45,10 +41,6 @@ def loss(params: list[torch.Tensor], frozen: int | None = None) -> torch.Tensor:
         if i != frozen:
             total = total + (torch.tanh(p) * p).sum() + 0.1 * (p**4).mean()
     return total
-
-
-def clone_params(params: list[torch.Tensor]) -> list[torch.Tensor]:
-    return [p.detach().clone().requires_grad_() for p in params]
 
 
 def test_init_momentum_states_matches_helper(nb):

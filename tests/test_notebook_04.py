@@ -6,18 +6,13 @@ The notebook's own functions are loaded with ``notebook_code.load_definitions`` 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
+from notebook_code import load_definitions
 
 from helpers.data import make_linear_data
 from helpers.optim import MomentumSGD, init_momentum_states, sgd_momentum_ema
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from notebook_code import load_definitions  # noqa: E402
 
 NB = load_definitions(
     "04_ema_momentum.ipynb",

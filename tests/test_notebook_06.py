@@ -7,18 +7,16 @@ Nesterov's look-ahead form, and the exercise solutions. These tests run those de
 
 from __future__ import annotations
 
-import sys
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
+import problems
 import pytest
 import torch
+from notebook_code import load_definitions
+from problems import leaves
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from notebook_code import load_definitions  # noqa: E402
-
-from helpers.optim import init_momentum_states, sgd_momentum, sgd_nesterov  # noqa: E402
+from helpers.optim import init_momentum_states, sgd_momentum, sgd_nesterov
 
 NAMES = [
     "Momentum",
@@ -38,24 +36,7 @@ def nb():
 
 def make_problem(dtype, seed=0):
     """Two params of different shapes and a nonlinear loss whose gradient depends on them."""
-    gen = torch.Generator().manual_seed(seed)
-    init = [
-        torch.randn(4, 3, generator=gen, dtype=dtype),
-        torch.randn(5, generator=gen, dtype=dtype),
-    ]
-    mats = [
-        torch.randn(3, 3, generator=gen, dtype=dtype),
-        torch.randn(5, 5, generator=gen, dtype=dtype),
-    ]
-
-    def loss(ps):
-        return (torch.sin(ps[0] @ mats[0]) ** 2).sum() + ((mats[1] @ ps[1]) ** 2).sum() / 10
-
-    return init, loss
-
-
-def leaves(tensors):
-    return [t.detach().clone().requires_grad_(True) for t in tensors]
+    return problems.make_problem(dtype, seed, [(4, 3), (5,)])
 
 
 def assert_near(a, b, atol):

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import problems
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from problems import leaves
 
 from helpers.optim import (
     init_momentum_states,
@@ -21,22 +24,7 @@ SHAPES = [(3, 4), (7,), (2, 3, 2), (1,), (5, 1)]
 
 
 def make_problem(dtype: torch.dtype, seed: int = 0):
-    """Several params of different shapes and a loss whose gradient depends on them (nonlinear)."""
-    gen = torch.Generator().manual_seed(seed)
-    params = [torch.randn(s, generator=gen, dtype=dtype) for s in SHAPES]
-    mats = [torch.randn(p.numel(), p.numel(), generator=gen, dtype=dtype) / 3 for p in params]
-
-    def loss(ps):
-        return sum(
-            (torch.sin(m @ p.reshape(-1)) ** 2).sum() + 0.1 * (p**4).sum()
-            for m, p in zip(mats, ps, strict=True)
-        )
-
-    return params, loss
-
-
-def leaves(tensors):
-    return [t.detach().clone().requires_grad_(True) for t in tensors]
+    return problems.make_problem(dtype, seed, SHAPES)
 
 
 def run_pair(func, torch_kwargs, hyperparams, dtype, steps, states_fn=init_momentum_states):
@@ -212,8 +200,6 @@ def test_properties(lr, momentum, shapes, dtype, seed, func_name):
     scale = {sgd_momentum: 1.0, sgd_nesterov: 1 + momentum, sgd_momentum_ema: 1 - momentum}[func]
     for p, p0, g in zip(params, before, grads, strict=True):
         torch.testing.assert_close(p.detach(), p0 - lr * scale * g)
-    for p in params:
-        assert p.dtype == dtype
 
 
 def test_accepts_generators_and_zero_lr():
@@ -289,9 +275,69 @@ def test_states_length_mismatch_raises():
         sgd_momentum(params, init_momentum_states(params[:1]), {"lr": 0.1, "momentum": 0.9})
 
 
-def test_state_shape_mismatch_raises():
+@pytest.mark.parametrize(
+    ("states", "message"),
+    [
+        ([torch.zeros(1)], r"state 0 is torch\.float32 of shape \(1,\) on cpu, but its param is "),
+        ([torch.zeros(2, dtype=torch.float16)], r"state 0 is torch\.float16 of shape \(2,\)"),
+        ([torch.zeros(2, dtype=torch.int64)], r"state 0 is torch\.int64"),
+        ([0.0, 0.0], r"got 1 params but 2 states"),
+        ([0.0], r"state 0 must be a tensor, got 0\.0"),
+        (None, r"states must be a list of velocities, got NoneType"),
+        (torch.zeros(1, 2), r"states must be a list of velocities, got Tensor"),
+    ],
+)
+@pytest.mark.parametrize("func", [sgd_momentum, sgd_momentum_ema, sgd_nesterov])
+def test_bad_states_raise(func, states, message):
     p = param_with_grad()
-    with pytest.raises(
-        ValueError, match=r"state 0 has shape \(1,\) but its param has shape \(2,\)"
-    ):
-        sgd_momentum([p], [torch.zeros(1)], {"lr": 0.1, "momentum": 0.9})
+    with pytest.raises(ValueError, match=message):
+        func([p], states, {"lr": 0.1, "momentum": 0.9})
+    assert torch.equal(p.detach(), torch.zeros(2)) and p.grad is not None  # nothing happened
+
+
+@pytest.mark.parametrize("func", [sgd, sgd_momentum, sgd_momentum_ema, sgd_nesterov])
+def test_bad_params_raise(func):
+    w = param_with_grad()
+    hyperparams = {"lr": 0.1} if func is sgd else {"lr": 0.1, "momentum": 0.9}
+    with pytest.raises(ValueError, match=r"param 1 appears twice in params"):
+        func([w, w], init_momentum_states([w, w]), hyperparams)
+    non_leaf = w * 2
+    non_leaf.retain_grad()
+    non_leaf.sum().backward()
+    with pytest.raises(ValueError, match=r"param 0 is not a leaf tensor"):
+        func([non_leaf], init_momentum_states([non_leaf]), hyperparams)
+    with pytest.raises(ValueError, match=r"param 0 must be a tensor, got list"):
+        func([[1.0]], [torch.zeros(1)], hyperparams)
+    assert torch.equal(w.detach(), torch.zeros(2))
+
+
+@pytest.mark.parametrize(
+    ("lr", "message"),
+    [
+        (np.bool_(True), r"lr must be a real number, got lr=np\.True_"),
+        (torch.tensor(True), r"lr must be a real number, got lr=tensor\(True\)"),
+        (np.array("0.1"), r"lr must be a real number, got lr=array\('0\.1'"),
+        (0.1 + 0.2j, r"lr must be a real number, got lr=\(0\.1\+0\.2j\)"),
+        (torch.tensor(0.1 + 0j), r"lr must be a real number"),
+        (torch.tensor([0.1, 0.2]), r"lr must be a real number"),
+        (4e38, r"lr must be at most 3\.403e\+38 for torch\.float32 params, got lr=4e\+38"),
+    ],
+)
+@pytest.mark.parametrize("func", [sgd, sgd_momentum, sgd_momentum_ema, sgd_nesterov])
+def test_bad_lr_types_raise(func, lr, message):
+    p = param_with_grad()
+    hyperparams = {"lr": lr} if func is sgd else {"lr": lr, "momentum": 0.9}
+    with pytest.raises(ValueError, match=message):
+        func([p], init_momentum_states([p]), hyperparams)
+    assert torch.equal(p.detach(), torch.zeros(2))
+
+
+def test_real_scalars_of_numpy_and_torch_are_accepted():
+    for lr in (np.float32(0.5), np.int64(1), np.array(0.5), torch.tensor(0.5), 1):
+        p = param_with_grad()
+        sgd_momentum([p], init_momentum_states([p]), {"lr": lr, "momentum": np.float64(0.5)})
+        assert torch.equal(p.detach(), -float(lr) * torch.ones(2))
+    big = torch.zeros(1, dtype=torch.float64, requires_grad=True)  # 4e38 fits a float64
+    big.grad = torch.ones(1, dtype=torch.float64)
+    sgd(([big]), None, {"lr": 4e38})
+    assert big.item() == -4e38
