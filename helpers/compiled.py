@@ -176,11 +176,13 @@ class CompiledUpdate:
             # sees one fixed structure.
             update_loop_(params, grads, buffers, **rule)
             return
-        # Scalars in float32 unless the params are float64 (the kernels compute in the params'
-        # precision either way); 1 - dampening is formed in double first, as torch's fused
-        # kernel does.
+        # Scalars in float32 unless the params are double precision, real or complex (the
+        # kernels compute in the params' precision either way; float32 scalars made complex128
+        # steps differ from eager by 2.5e-8). 1 - dampening is formed in double first, as
+        # torch's fused kernel does.
         first = params[0]
-        dtype = torch.float64 if first.dtype == torch.float64 else torch.float32
+        double = first.dtype in (torch.float64, torch.complex128)
+        dtype = torch.float64 if double else torch.float32
         decay = (float(weight_decay),) if weight_decay != 0 else ()
         if buffers is None:
             step = _compiled(nesterov=False, with_buffers=False, maximize=maximize)

@@ -106,6 +106,8 @@ class MomentumSGD(torch.optim.Optimizer):
         self.impl: Impl = impl
         self._compiled_update = CompiledUpdate()
         super().__init__(params, defaults)
+        # First of the state_dict post hooks, so that hooks a user adds see the torch format.
+        self.register_state_dict_post_hook(_in_torch_format)
 
     # -----------------------------------------------------------------------------------------
     # Settings: checked when a group is added and again before every step uses them
@@ -152,7 +154,9 @@ class MomentumSGD(torch.optim.Optimizer):
                 f"got dampening={group['dampening']!r} (leave it out)"
             )
         if lr > 65504.0:  # float16's largest value: below it every floating dtype fits
-            check_fits(lr, "lr", {p.dtype for p in group.get("params", [])})
+            params = group.get("params", [])
+            # Named params come as (name, tensor) pairs.
+            check_fits(lr, "lr", {(p[1] if isinstance(p, tuple) else p).dtype for p in params})
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group (``torch.optim.Optimizer`` API), refusing unknown keys and bad settings.
@@ -201,30 +205,12 @@ class MomentumSGD(torch.optim.Optimizer):
             group.setdefault("variant", "heavy_ball")
             group.setdefault("bias_correction", False)
 
-    def state_dict(self) -> dict[str, Any]:
-        """``torch.optim.Optimizer.state_dict``, written so that ``torch.optim.SGD`` loads it.
-
-        An EMA group is saved as what it is in torch's terms, ``dampening = momentum`` with a
-        zero buffer for every param that has none yet; torch then runs the same EMA. A
-        bias-corrected group is saved without ``dampening``: torch cannot run it, and fails on
-        it instead of silently running something else.
-        """
-        saved = super().state_dict()
-        for group, out in zip(self.param_groups, saved["param_groups"], strict=True):
-            if group["variant"] != "ema":
-                continue
-            if group["bias_correction"]:
-                out.pop("dampening", None)
-                continue
-            out["dampening"] = group["momentum"]
-            for index, p in zip(out["params"], group["params"], strict=True):
-                entry = saved["state"].setdefault(index, {})
-                if "momentum_buffer" not in entry:
-                    entry["momentum_buffer"] = torch.zeros_like(p)
-        return saved
-
     def torch_state_dict(self) -> dict[str, Any]:
-        """The state dict for ``torch.optim.SGD.load_state_dict``; refuses what torch cannot run."""
+        """The state dict for ``torch.optim.SGD.load_state_dict``; refuses what torch cannot run.
+
+        ``state_dict()`` itself is already in torch's format (see ``_in_torch_format``); this
+        adds the refusal of bias-corrected groups, which torch has no option for.
+        """
         for i, group in enumerate(self.param_groups):
             if group["bias_correction"]:
                 raise ValueError(
@@ -244,10 +230,11 @@ class MomentumSGD(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        # Settings can change between steps (a scheduler, load_state_dict, a hand edit): check
+        # what this step will use, every group before any is stepped, a few microseconds each.
         for group in self.param_groups:
-            # Settings can change between steps (a scheduler, load_state_dict, a hand edit):
-            # check what this step will use, a few microseconds per group.
             self._check_group(group, given={})
+        for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
                 continue
@@ -341,6 +328,28 @@ class MomentumSGD(torch.optim.Optimizer):
             )
             for i, buf in zip(idx, sub_buffers, strict=True):
                 buffers[i] = buf
+
+
+def _in_torch_format(optimizer: torch.optim.Optimizer, saved: dict[str, Any]) -> dict[str, Any]:
+    """A state_dict post hook: write EMA groups so that ``torch.optim.SGD`` loads them.
+
+    An EMA group is saved as what it is in torch's terms, ``dampening = momentum`` with a zero
+    buffer for every param that has none yet; torch then runs the same EMA. A bias-corrected
+    group is saved without ``dampening``: torch cannot run it, and fails on it instead of
+    silently running something else.
+    """
+    for group, out in zip(optimizer.param_groups, saved["param_groups"], strict=True):
+        if group["variant"] != "ema":
+            continue
+        if group["bias_correction"]:
+            out.pop("dampening", None)
+            continue
+        out["dampening"] = group["momentum"]
+        for index, p in zip(out["params"], group["params"], strict=True):
+            entry = saved["state"].setdefault(index, {})
+            if "momentum_buffer" not in entry:
+                entry["momentum_buffer"] = torch.zeros_like(p)
+    return saved
 
 
 def _by_device_and_dtype(params: list[Tensor]) -> list[list[int] | None]:
