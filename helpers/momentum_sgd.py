@@ -195,6 +195,9 @@ class MomentumSGD(torch.optim.Optimizer):
         if impl is not None or not hasattr(self, "impl"):
             self.impl = impl or "foreach"
         self._compiled_update = CompiledUpdate()
+        # Pickle and deepcopy keep no hooks: the torch-format hook comes back, ahead of any other.
+        if _in_torch_format not in self._optimizer_state_dict_post_hooks.values():
+            self.register_state_dict_post_hook(_in_torch_format, prepend=True)
         for group in self.param_groups:  # a torch.optim.SGD checkpoint lacks the course's keys
             group.setdefault("dampening", 0.0)
             group.setdefault("nesterov", False)
