@@ -14,6 +14,10 @@ So the whole theory is a number per eigenvalue (GD) or a 2x2 matrix per eigenval
 - ``heavy_ball_matrix``, ``heavy_ball_radii``, ``heavy_ball_rate``: the 2x2 iteration matrix and
   its spectral radius per eigenvalue (closed form) and over a spectrum;
 - ``heavy_ball_optimal``: Polyak's tuned ``(lr, momentum)`` for a condition number;
+- ``heavy_ball_path``: the iterates of heavy ball (or Nesterov, or GD at ``momentum=0``) for any
+  gradient function; ``steps_to_tol`` and ``measured_rate`` read a run's error sequence. These
+  three are the course's one simulator and its two measurements: every notebook uses them with
+  this meaning.
 - ``run_heavy_ball``, ``iterations_to_tolerance``: simulation on a diagonal quadratic, with
   optional additive gradient noise (``momentum=0`` is plain GD / SGD).
 """
@@ -21,7 +25,7 @@ So the whole theory is a number per eigenvalue (GD) or a 2x2 matrix per eigenval
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,6 +39,9 @@ __all__ = [
     "heavy_ball_matrix",
     "heavy_ball_radii",
     "heavy_ball_rate",
+    "heavy_ball_path",
+    "steps_to_tol",
+    "measured_rate",
     "run_heavy_ball",
     "iterations_to_tolerance",
 ]
@@ -274,3 +281,100 @@ def iterations_to_tolerance(
         f"relative error {tol_value:g} not reached in max_steps={max_steps} steps "
         f"(lr={lr!r}, momentum={momentum!r}); check heavy_ball_rate(lr, momentum, eigvals) < 1"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The course's simulator and its two measurements (one name, one meaning, in every notebook)
+# ---------------------------------------------------------------------------------------------
+
+
+def heavy_ball_path(
+    grad: Callable[[np.ndarray], np.ndarray],
+    x0: ArrayLike,
+    lr: float,
+    momentum: float,
+    steps: int,
+    *,
+    nesterov: bool = False,
+    blow_up: float = math.inf,
+) -> np.ndarray:
+    """The iterates ``x_0, ..., x_steps`` of heavy ball from ``x_0 = x0``, ``v_0 = 0``::
+
+        g_t = grad(x_t);   v_{t+1} = momentum * v_t + g_t;   x_{t+1} = x_t - lr * v_{t+1}
+
+    (``sgd_momentum``'s rule; ``momentum=0`` is plain GD). With ``nesterov=True`` the step is
+    ``x_{t+1} = x_t - lr * (g_t + momentum * v_{t+1})``, ``torch.optim.SGD(nesterov=True)``.
+    ``grad`` maps an iterate (a float64 array shaped like ``x0``) to its gradient; it may draw
+    noise, which makes this SGD. Returns shape ``(steps + 1, *x0.shape)``, row 0 a copy of
+    ``x0``. A run whose norm exceeds ``blow_up`` stops there (the path is then shorter), so a
+    divergent setting is seen to diverge instead of overflowing to inf and NaN.
+    """
+    lr, b = check_lr(lr), check_momentum(momentum)
+    steps = check_count(steps, "steps", 0)
+    limit = real(blow_up, "blow_up")
+    if not limit > 0:
+        raise ValueError(f"blow_up must be > 0, got blow_up={blow_up!r}")
+    x = np.array(x0, dtype=np.float64)  # a copy: the caller's array is never written
+    if x.ndim == 0 or not np.all(np.isfinite(x)):
+        raise ValueError(f"x0 must be a finite array with at least one axis, got x0={x0!r}")
+    v = np.zeros_like(x)
+    path = [x]
+    for _ in range(steps):
+        g = np.asarray(grad(x), dtype=np.float64)
+        if g.shape != x.shape:
+            raise ValueError(f"grad(x) must have the shape of x, {x.shape}; got {g.shape}")
+        v = b * v + g
+        x = x - lr * (g + b * v if nesterov else v)
+        path.append(x)
+        if not float(np.linalg.norm(x)) <= limit:  # also stops at inf or NaN
+            break
+    return np.array(path)
+
+
+def _check_errors(errors: Any) -> np.ndarray:
+    values = np.asarray(errors, dtype=np.float64)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"errors must be a non-empty 1-D sequence, got shape {values.shape}")
+    if np.any(np.isnan(values)) or np.any(values < 0):
+        raise ValueError("errors must be >= 0 and not NaN (norms, losses or their ratios)")
+    return values
+
+
+def steps_to_tol(errors: ArrayLike, tol: float) -> int | None:
+    """The first step ``t`` from which the error STAYS at or below ``tol``.
+
+    That is, the smallest ``t`` with ``max(errors[t:]) <= tol``.
+
+    ``errors[t]`` is the error after ``t`` steps (a norm, a loss, or one relative to step 0; the
+    caller chooses). A momentum run ripples, so its first dip below the tolerance can be
+    followed by a rise above it again; this count is the one that means "converged".
+    ``None`` when the run ends above ``tol``.
+    """
+    values, limit = _check_errors(errors), check_nonnegative(tol, "tol")
+    worst_from_here = np.maximum.accumulate(values[::-1])[::-1]  # max(errors[t:]) for each t
+    settled = np.flatnonzero(worst_from_here <= limit)
+    return int(settled[0]) if settled.size else None
+
+
+def measured_rate(errors: ArrayLike, start: int, end: int, *, window: int = 1) -> float:
+    """The per-step contraction between steps ``start`` and ``end``.
+
+    ``rate = (E_end / E_start) ** (1 / (end - start))``.
+
+    ``E_t`` is the largest error over the ``window`` steps ending at ``t`` (``window=1``: the error
+    itself). A window longer than one oscillation measures the envelope of a rippling run,
+    which is what the spectral radius predicts; a single step could sit near a zero crossing.
+    """
+    values = _check_errors(errors)
+    start, end = check_count(start, "start", 0), check_count(end, "end", 0)
+    window = check_count(window, "window", 1)
+    if not (window - 1 <= start < end < values.size):
+        raise ValueError(
+            f"need window - 1 <= start < end < len(errors) = {values.size}, got "
+            f"start={start}, end={end}, window={window}"
+        )
+    first = values[start - window + 1 : start + 1].max()
+    last = values[end - window + 1 : end + 1].max()
+    if first == 0:
+        raise ValueError(f"the error at start={start} is 0: no rate can be measured from there")
+    return float((last / first) ** (1.0 / (end - start)))

@@ -19,10 +19,13 @@ from helpers.quadratic import (
     gd_rate,
     heavy_ball_matrix,
     heavy_ball_optimal,
+    heavy_ball_path,
     heavy_ball_radii,
     heavy_ball_rate,
     iterations_to_tolerance,
+    measured_rate,
     run_heavy_ball,
+    steps_to_tol,
 )
 
 SEED = 20240605
@@ -391,3 +394,72 @@ def test_good_edge_cases_are_accepted():
     assert gd_rate(0.5, 2.0) == 0.0  # a scalar eigenvalue is one eigenvalue
     assert heavy_ball_rate(np.float32(0.1), np.float64(0.5), np.array([1.0])) < 1
     assert run_heavy_ball(0.1, 0.5, [1.0], [1.0], 0).shape == (1, 1)
+
+
+# --- the course's simulator and its two measurements -----------------------------------------
+
+
+def test_heavy_ball_path_matches_the_eigenbasis_simulation():
+    eigvals, x0 = np.array([0.2, 4.0]), np.array([-9.0, 1.5])
+    path = heavy_ball_path(lambda x: eigvals * x, x0, 0.4, 0.5, 50)
+    np.testing.assert_allclose(path, run_heavy_ball(0.4, 0.5, eigvals, x0, 50), rtol=0, atol=0)
+    assert path.shape == (51, 2) and np.array_equal(path[0], x0) and path[0] is not x0
+
+
+def test_heavy_ball_path_nesterov_is_torchs_rule():
+    # Two steps by hand on f = x^2 / 2 (grad x) from x0 = 1, lr 0.1, momentum 0.5, torch's form.
+    x, v = 1.0, 0.0
+    for _ in range(2):
+        g = x
+        v = 0.5 * v + g
+        x = x - 0.1 * (g + 0.5 * v)
+    path = heavy_ball_path(lambda x: x, [1.0], 0.1, 0.5, 2, nesterov=True)
+    assert path[-1, 0] == x
+    assert heavy_ball_path(lambda x: x, [1.0], 0.1, 0.5, 2)[-1, 0] != x  # the flag matters
+
+
+def test_heavy_ball_path_stops_a_divergent_run():
+    path = heavy_ball_path(lambda x: x, [1.0], 3.0, 0.0, 1000, blow_up=1e6)
+    assert len(path) < 1001 and np.linalg.norm(path[-1]) > 1e6 and np.all(np.isfinite(path))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "word"),
+    [
+        ({"lr": -1.0}, "lr"),
+        ({"momentum": 1.0}, "momentum"),
+        ({"steps": 2.5}, "steps"),
+        ({"blow_up": 0.0}, "blow_up"),
+        ({"x0": [math.nan]}, "x0"),
+    ],
+)
+def test_heavy_ball_path_refuses_bad_arguments(kwargs, word):
+    args = {"grad": lambda x: x, "x0": [1.0], "lr": 0.1, "momentum": 0.5, "steps": 3} | kwargs
+    with pytest.raises(ValueError, match=word):
+        heavy_ball_path(**args)
+    with pytest.raises(ValueError, match="shape"):
+        heavy_ball_path(lambda x: np.zeros(3), [1.0, 2.0], 0.1, 0.5, 3)
+
+
+def test_steps_to_tol_means_stays_below():
+    errors = [1.0, 0.5, 0.05, 0.2, 0.05, 0.01]
+    assert steps_to_tol(errors, 0.1) == 4  # the dip at step 2 does not count
+    assert steps_to_tol(errors, 1.0) == 0
+    assert steps_to_tol(errors, 0.001) is None
+    with pytest.raises(ValueError, match="errors"):
+        steps_to_tol([1.0, math.nan], 0.1)
+    with pytest.raises(ValueError, match="tol"):
+        steps_to_tol([1.0], -0.1)
+
+
+def test_measured_rate_reads_a_geometric_sequence_exactly():
+    errors = 0.9 ** np.arange(40)
+    assert measured_rate(errors, 10, 30) == pytest.approx(0.9, rel=1e-14)
+    # A rippling sequence: the window reads the envelope, one step can sit at a zero crossing.
+    t = np.arange(400)
+    ripples = np.abs(0.98**t * np.cos(0.7 * t))
+    assert measured_rate(ripples, 200, 380, window=20) == pytest.approx(0.98, abs=1e-3)
+    with pytest.raises(ValueError, match="start"):
+        measured_rate(errors, 30, 10)
+    with pytest.raises(ValueError, match="window"):
+        measured_rate(errors, 3, 10, window=10)
