@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from build import notebook_status  # website/build.py: one reading of a notebook's title
+from lab_check import check_explorer_in_lab  # website/lab_check.py: the live explorer
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
@@ -147,6 +148,11 @@ def main() -> int:
                 print(f"     {problem}")
             passed += not problems
             failed += bool(problems)
+        problems = check_explorer_in_lab(context)
+        for problem in problems:
+            print(f"     {problem}")
+        passed += not problems
+        failed += bool(problems)
         context.close()
     server.shutdown()
     print(f"screenshots in {SHOTS.relative_to(ROOT)}/")

@@ -74,6 +74,91 @@ def check_notebooks() -> list[dict]:
     return statuses
 
 
+OPTIONAL = "optional"  # the cell tag of a deep dive: boxed on the site, left out of the slides
+# A live widget's output; the site and slides store no widget state, so they drop it and show
+# the static figure the notebook draws next to it.
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+GOING_DEEPER_CSS = """\
+/* Deep dives (cells tagged `optional`): one boxed "Going deeper" block on the page. */
+.going-deeper, .cell.tag_optional {
+  border-left: 4px solid #5b8c5a;
+  background: #f3f7f2;
+  padding: 0.2rem 1rem;
+  margin: 0;
+}
+.going-deeper + .going-deeper, .going-deeper + .cell.tag_optional,
+.cell.tag_optional + .going-deeper, .cell.tag_optional + .cell.tag_optional {
+  margin-top: 0;
+}
+"""
+
+
+def tags(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def without_widget_views(cell: dict) -> dict:
+    """A code cell without live-widget outputs: a static page can only show their text stub."""
+    if cell["cell_type"] == "code":
+        outputs = cell.get("outputs", [])
+        cell["outputs"] = [o for o in outputs if WIDGET_VIEW not in o.get("data", {})]
+    return cell
+
+
+def boxed_markdown(source: str) -> str:
+    """An optional Markdown cell wrapped in a ``going-deeper`` container.
+
+    Section headings stay outside the container (docutils allows no section inside one), so a
+    heading in a deep dive starts a new box below it.
+    """
+    parts: list[str] = []
+    body: list[str] = []
+
+    def close() -> None:
+        if "".join(body).strip():
+            parts.append("::::{container} going-deeper\n" + "".join(body).strip("\n") + "\n::::\n")
+        body.clear()
+
+    fence = False
+    for line in source.splitlines(keepends=True):
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+        if not fence and re.match(r"#{1,6} ", line):
+            close()
+            parts.append(line if line.endswith("\n") else line + "\n")
+        else:
+            body.append(line)
+    close()
+    return "\n".join(parts)
+
+
+def for_the_site(nb: dict) -> dict:
+    """Optional Markdown boxed (code cells get the box from their ``tag_optional`` class)."""
+    for cell in nb["cells"]:
+        without_widget_views(cell)
+        if cell["cell_type"] == "markdown" and OPTIONAL in tags(cell):
+            cell["source"] = boxed_markdown("".join(cell["source"]))
+    return nb
+
+
+def for_the_slides(nb: dict) -> dict:
+    """Optional cells skipped; a skipped cell that opened a slide hands that on to the next."""
+    carry = None
+    for cell in nb["cells"]:
+        without_widget_views(cell)
+        show = cell.setdefault("metadata", {}).setdefault("slideshow", {})
+        kind = show.get("slide_type", "-")
+        if OPTIONAL in tags(cell):
+            if kind in ("slide", "subslide"):
+                carry = carry or kind
+            show["slide_type"] = "skip"
+        elif kind != "skip" and carry:
+            if kind in ("-", "fragment"):
+                show["slide_type"] = carry
+            carry = None
+    return nb
+
+
 def copy_tree(src: Path, dst: Path) -> None:
     if not src.is_dir():
         fail(f"{src} is missing: run `npm ci` in website/ (make book does this)")
@@ -117,8 +202,12 @@ def book() -> None:
     shutil.rmtree(src, ignore_errors=True)
     src.mkdir(parents=True)
     for path in NOTEBOOKS:
-        shutil.copy(path, src / path.name)
+        nb = for_the_site(json.loads(path.read_text(encoding="utf-8")))
+        (src / path.name).write_text(json.dumps(nb), encoding="utf-8")
     shutil.copy(SITE / "_config.yml", src / "_config.yml")
+    # Jupyter Book links every .css file in _static into every page.
+    (src / "_static").mkdir()
+    (src / "_static" / "going-deeper.css").write_text(GOING_DEEPER_CSS, encoding="utf-8")
     intro = (SITE / "intro.md").read_text(encoding="utf-8")
     (src / "intro.md").write_text(intro.replace("{{ syllabus }}", syllabus_from_readme()))
     (src / "status.md").write_text(status_page(statuses), encoding="utf-8")
@@ -152,7 +241,7 @@ def slides() -> None:
     shutil.rmtree(src, ignore_errors=True)
     src.mkdir(parents=True)
     for path, status in zip(NOTEBOOKS, statuses, strict=True):
-        nb = json.loads(path.read_text(encoding="utf-8"))
+        nb = for_the_slides(json.loads(path.read_text(encoding="utf-8")))
         nb["metadata"]["title"] = status["title"]
         (src / path.name).write_text(json.dumps(nb), encoding="utf-8")
     cmd = [

@@ -1,0 +1,230 @@
+"""The course as a learner reads it: a lecture-length core, marked deep dives, one convention.
+
+- The core of a notebook (its Markdown without the ``optional`` tag) has at most 2,000 words,
+  about 45 minutes of reading next to the code.
+- Every deep dive (a run of consecutive ``optional`` cells) opens with a Markdown cell that says
+  so, because JupyterLab shows cell tags only in the property inspector.
+- An exercise's worked solution never redefines the learner's function (``foo`` ->
+  ``foo_solution``), so running the solution cannot overwrite the learner's attempt.
+- The course's simulator and its measurements (``helpers.quadratic``) mean the same in every
+  notebook: a notebook that defines one of those names defines it with the helper's signature
+  and it gives the helper's numbers; retired names of other simulators do not come back.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from IPython.core.inputtransformer2 import TransformerManager
+from notebook_code import load_definitions
+
+from helpers import quadratic
+
+NOTEBOOKS = sorted(
+    (Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")
+)
+CORE_WORDS = 2000
+OPENER = "**Going deeper (optional).**"
+TO_PYTHON = TransformerManager().transform_cell
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def tags(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def core_words(nb: dict) -> int:
+    return sum(
+        len(source(c).split())
+        for c in nb["cells"]
+        if c["cell_type"] == "markdown" and "optional" not in tags(c)
+    )
+
+
+def optional_blocks(nb: dict) -> list[list[int]]:
+    """Indices of each maximal run of consecutive cells tagged ``optional``."""
+    blocks: list[list[int]] = []
+    for i, cell in enumerate(nb["cells"]):
+        if "optional" not in tags(cell):
+            continue
+        if blocks and blocks[-1][-1] == i - 1:
+            blocks[-1].append(i)
+        else:
+            blocks.append([i])
+    return blocks
+
+
+def top_level_defs(cell: dict) -> list[ast.FunctionDef | ast.ClassDef]:
+    tree = ast.parse(TO_PYTHON(source(cell)))
+    return [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_core_is_lecture_length(path):
+    words = core_words(load(path))
+    assert words <= CORE_WORDS, f"{path.name}: {words} core words (limit {CORE_WORDS})"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_deep_dive_is_marked_and_announced(path):
+    nb = load(path)
+    blocks = optional_blocks(nb)
+    assert blocks, f"{path.name} has no optional deep dive"
+    for block in blocks:
+        first = nb["cells"][block[0]]
+        assert first["cell_type"] == "markdown", f"{path.name}, cell {block[0]}: opener is code"
+        assert source(first).lstrip().startswith(OPENER), (
+            f"{path.name}, cell {block[0]}: a deep dive must open with {OPENER!r}"
+        )
+    # The announcement means what it says: no core cell starts like a deep dive.
+    for i, cell in enumerate(nb["cells"]):
+        if OPENER in source(cell):
+            assert "optional" in tags(cell), f"{path.name}, cell {i}: announced but not tagged"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_core_cell_needs_an_optional_one(path):
+    """A name the core uses is defined in the core (skipping the deep dives cannot break it)."""
+    nb = load(path)
+    defined_in = {"core": set(), "optional": set()}
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        tree = ast.parse(TO_PYTHON(source(cell)))
+        names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+        names |= {
+            t.id
+            for n in tree.body
+            if isinstance(n, ast.Assign | ast.AugAssign | ast.AnnAssign)
+            for t in ast.walk(n)
+            if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store)
+        }
+        defined_in["optional" if "optional" in tags(cell) else "core"] |= names
+    only_optional = defined_in["optional"] - defined_in["core"]
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code" or "optional" in tags(cell):
+            continue
+        used = {
+            n.id
+            for n in ast.walk(ast.parse(TO_PYTHON(source(cell))))
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+        assert not used & only_optional, (
+            f"{path.name}, cell {i} (core) uses {sorted(used & only_optional)}, "
+            "defined only in optional cells"
+        )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_solution_never_redefines_the_learners_function(path):
+    nb = load(path)
+    learner: set[str] = set()
+    solution: dict[str, int] = {}
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        names = {d.name for d in top_level_defs(cell)}
+        if "solution" in tags(cell):
+            solution |= dict.fromkeys(names, i)
+        else:
+            learner |= names
+    clashes = {name: i for name, i in solution.items() if name in learner}
+    assert not clashes, f"{path.name}: solution cells redefine {clashes}; name them *_solution"
+    assert any(name.endswith("_solution") for name in solution), (
+        f"{path.name}: no *_solution function"
+    )
+
+
+# --- one name, one meaning -------------------------------------------------------------------
+
+CONVENTIONS = ["heavy_ball_path", "steps_to_tol", "measured_rate", "heavy_ball_rate", "gd_rate"]
+RETIRED = ["heavy_ball", "run_momentum", "run_heavy_ball", "iterations_to"]
+
+
+def _sample_calls(name: str):
+    """Arguments for the helper and the notebook's version of ``name``, and how to compare."""
+    eigvals = np.array([0.2, 4.0])
+    errors = np.abs(0.9 ** np.arange(60) * np.cos(0.8 * np.arange(60)))
+    return {
+        "heavy_ball_path": [
+            ((lambda x: eigvals * x, np.array([-9.0, 1.5]), 0.4, 0.5, 40), {}),
+            ((lambda x: eigvals * x, np.array([-9.0, 1.5]), 0.3, 0.9, 40), {"nesterov": True}),
+            ((lambda x: eigvals * x, np.array([1.0, 1.0]), 1.0, 0.0, 400), {"blow_up": 1e6}),
+        ],
+        "steps_to_tol": [((errors, 1e-2), {}), ((errors, 1e-9), {}), (([1.0, 0.1, 0.3], 0.2), {})],
+        "measured_rate": [((errors, 20, 50), {"window": 8}), ((0.5 ** np.arange(9), 2, 8), {})],
+        "heavy_ball_rate": [((0.4, 0.5, eigvals), {}), ((0.1, 0.9, [1.0, 10.0]), {})],
+        "gd_rate": [((0.4, eigvals), {}), ((0.1, [1.0, 10.0]), {})],
+    }[name]
+
+
+def _definitions() -> list[tuple[Path, str]]:
+    found = []
+    for path in NOTEBOOKS:
+        for cell in load(path)["cells"]:
+            if cell["cell_type"] == "code":
+                found += [(path, d.name) for d in top_level_defs(cell) if d.name in CONVENTIONS]
+    return sorted(set(found))
+
+
+@pytest.mark.parametrize(
+    ("path", "name"), _definitions(), ids=lambda x: x.stem if isinstance(x, Path) else x
+)
+def test_a_notebook_definition_means_what_the_helper_means(path, name):
+    mine = load_definitions(path, [name])[name]
+    helper = getattr(quadratic, name)
+    assert list(inspect.signature(mine).parameters) == list(inspect.signature(helper).parameters), (
+        f"{path.name}: {name} must take the helper's parameters"
+    )
+    for args, kwargs in _sample_calls(name):
+        expected, got = helper(*args, **kwargs), mine(*args, **kwargs)
+        if expected is None or isinstance(expected, int):
+            assert got == expected, (name, args, kwargs)
+        else:
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0, err_msg=name)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_retired_simulator_names_stay_retired(path):
+    for i, cell in enumerate(load(path)["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        tree = ast.parse(TO_PYTHON(source(cell)))
+        defined = {d.name for d in tree.body if isinstance(d, ast.FunctionDef)}
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        used |= {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+        assert not (defined | used) & set(RETIRED), (
+            f"{path.name}, cell {i}: {sorted((defined | used) & set(RETIRED))}; "
+            "use helpers.quadratic.heavy_ball_path (one simulator, one meaning)"
+        )
+
+
+def test_the_checks_can_fail():
+    # A tiny notebook that breaks every rule above.
+    bad = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["word " * (CORE_WORDS + 1)]},
+            {"cell_type": "markdown", "metadata": {"tags": ["optional"]}, "source": ["FMA"]},
+            {"cell_type": "code", "metadata": {}, "source": ["def f(x):\n    return x\n"]},
+            {"cell_type": "code", "metadata": {"tags": ["solution"]}, "source": ["def f(x): 1"]},
+        ]
+    }
+    assert core_words(bad) > CORE_WORDS
+    first = bad["cells"][optional_blocks(bad)[0][0]]
+    assert not source(first).startswith(OPENER)
+    names = [d.name for c in bad["cells"][2:] for d in top_level_defs(c)]
+    assert names == ["f", "f"]
+    assert math.isclose(quadratic.measured_rate(0.5 ** np.arange(9), 2, 8), 0.5)

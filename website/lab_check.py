@@ -1,0 +1,147 @@
+"""Notebook 05's explorer as a learner meets it: a live JupyterLab, Run All, sliders on screen.
+
+nbval and the website see only stored outputs; whether the panel opens on Run All is decided in
+a browser talking to a kernel. This starts JupyterLab on a scratch copy of the notebook (running
+it there saves outputs, which must not touch the repository), opens it in the caller's headless
+Chromium, runs Restart Kernel and Run All Cells, and checks that the sliders appear with the
+tuned setting's rate, that moving a slider changes it, and that no fallback text is printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "notebooks" / "05_momentum_theory.ipynb"
+SHOTS = ROOT / "_build" / "screenshots"
+TOKEN = "course-lab-check"
+# What the explorer shows before anyone touches it (the tuned setting for kappa = 25).
+START_TEXT = "rate 0.667"
+FALLBACK_TEXT = "no widget frontend"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# A fresh user's settings, except: every cell stays in the page (JupyterLab 4 may leave cells
+# far off screen out of the DOM, where no check can read them) and no news prompt.
+SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
+}
+
+
+def _start_lab(folder: Path, port: int) -> subprocess.Popen:
+    settings = folder / ".lab-settings"
+    for name, values in SETTINGS.items():
+        path = settings / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values), encoding="utf-8")
+    lab = Path(sys.executable).parent / "jupyter"
+    cmd = [
+        str(lab) if lab.exists() else "jupyter",
+        "lab",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={folder}",
+        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run commands as menus do
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={folder / '.lab-workspaces'}",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = open(folder / "lab.log", "w")  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+
+
+def _wait_for_server(port: int, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    url = f"http://127.0.0.1:{port}/api/status?token={TOKEN}"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"JupyterLab did not answer on port {port} in {seconds:.0f} s")
+
+
+def check_explorer_in_lab(context) -> list[str]:
+    """Problems seen (empty when the explorer works); prints one line like the page checks."""
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        shutil.copy(NOTEBOOK, folder / NOTEBOOK.name)
+        port = _free_port()
+        lab = _start_lab(folder, port)
+        tab = None
+        try:
+            _wait_for_server(port)
+            tab = context.new_page()
+            tab.set_default_timeout(60_000)
+            tab.goto(f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK.name}?token={TOKEN}")
+            tab.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell")
+            tab.wait_for_selector(".jp-Notebook .jp-Cell", state="attached")
+            # The kernel must be up before the command, as a learner would see "Idle".
+            tab.wait_for_function(
+                "() => { const w = window.jupyterapp.shell.currentWidget;"
+                " return w && w.sessionContext && w.sessionContext.session &&"
+                " w.sessionContext.session.kernel &&"
+                " w.sessionContext.session.kernel.status === 'idle'; }"
+            )
+            # Not awaited: the command waits for the dialog's answer, given just below.
+            tab.evaluate("() => { jupyterapp.commands.execute('notebook:restart-run-all'); }")
+            tab.locator(".jp-Dialog .jp-mod-accept").click()  # "Restart Kernel?"
+            readout = tab.get_by_text(START_TEXT, exact=False).first
+            readout.wait_for(state="visible", timeout=240_000)
+            sliders = tab.locator(".jp-OutputArea-output .widget-slider")
+            if sliders.count() < 2:
+                problems.append(f"expected the explorer's sliders, found {sliders.count()}")
+            readout.scroll_into_view_if_needed()
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            tab.screenshot(path=str(SHOTS / "lab_05_explorer.png"))
+            # Moving a slider must redraw: the readout changes.
+            handle = sliders.first.locator(".noUi-handle, .slider-handle, [role=slider]").first
+            handle.focus()
+            for _ in range(3):
+                handle.press("ArrowRight")
+            tab.wait_for_function(
+                "(start) => !document.body.innerText.includes(start)", arg=START_TEXT
+            )
+            # Wait until every cell has run, then look for the fallback text.
+            tab.wait_for_function(
+                "() => window.jupyterapp.shell.currentWidget.sessionContext.session"
+                ".kernel.status === 'idle'"
+            )
+            if FALLBACK_TEXT in tab.inner_text(".jp-Notebook"):
+                problems.append(f"the notebook printed the fallback {FALLBACK_TEXT!r}")
+        except Exception as error:  # a timeout is the usual way this fails: say where
+            problems.append(f"{type(error).__name__}: {str(error).splitlines()[0][:300]}")
+            if tab is not None:
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                tab.screenshot(path=str(SHOTS / "lab_05_explorer_failed.png"), full_page=True)
+        finally:
+            if tab is not None:
+                tab.close()
+            lab.terminate()
+            try:
+                lab.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                lab.kill()
+    status = "ok  " if not problems else "FAIL"
+    print(f"{status} JupyterLab: notebook 05, Restart and Run All shows the explorer")
+    return problems
