@@ -1,7 +1,7 @@
 """Tests of helpers/quadratic.py: closed forms against eigenvalues and simulation, bad input.
 
 The closed forms are checked three independent ways: against ``np.linalg.eigvals`` of the 2x2
-iteration matrix, against matrix powers, and against the simulated iteration (``run_heavy_ball``),
+iteration matrix, against matrix powers, and against the simulated iteration (``heavy_ball_path``),
 over many random (mu, L, lr, momentum) drawn from a seeded generator.
 """
 
@@ -24,11 +24,20 @@ from helpers.quadratic import (
     heavy_ball_rate,
     iterations_to_tolerance,
     measured_rate,
-    run_heavy_ball,
     steps_to_tol,
 )
 
 SEED = 20240605
+
+
+def diagonal_path(lr, b, eigvals, x0, steps, *, grad_noise=0.0, seed=0):
+    """heavy_ball_path on f(x) = 1/2 sum lam x^2 (an eigenbasis), plus seeded gradient noise."""
+    lams, rng = np.asarray(eigvals, dtype=float), np.random.default_rng(seed)
+
+    def grad(x):
+        return lams * x + grad_noise * rng.standard_normal(x.shape) if grad_noise else lams * x
+
+    return heavy_ball_path(grad, x0, lr, b, steps)
 
 
 def _random_setting(rng: np.random.Generator) -> tuple[float, float, float, float]:
@@ -95,13 +104,13 @@ def test_gd_rate_is_the_largest_factor_and_momentum_zero(lr, lams):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_run_heavy_ball_equals_matrix_powers():
+def test_heavy_ball_path_equals_matrix_powers():
     rng = np.random.default_rng(SEED + 2)
     for _ in range(50):
         mu, L, lr, b = _random_setting(rng)
         eigvals = rng.uniform(mu, L, 4)
         x0 = rng.standard_normal(4)
-        path = run_heavy_ball(lr, b, eigvals, x0, 30)
+        path = diagonal_path(lr, b, eigvals, x0, 30)
         assert path.shape == (31, 4)
         for i, lam in enumerate(eigvals):
             M = heavy_ball_matrix(lr, b, lam)
@@ -112,7 +121,7 @@ def test_run_heavy_ball_equals_matrix_powers():
                 state = M @ state
 
 
-def test_run_heavy_ball_is_the_sgd_momentum_update():
+def test_heavy_ball_path_is_the_sgd_momentum_update():
     # v <- b v + g; x <- x - lr v on f = 1/2 sum lam x^2, written out by hand
     lr, b, lams, x0 = 0.3, 0.7, np.array([0.5, 2.0]), np.array([1.0, -2.0])
     x, v, expected = x0.copy(), np.zeros(2), [x0.copy()]
@@ -120,7 +129,7 @@ def test_run_heavy_ball_is_the_sgd_momentum_update():
         v = b * v + lams * x
         x = x - lr * v
         expected.append(x.copy())
-    np.testing.assert_allclose(run_heavy_ball(lr, b, lams, x0, 10), expected, rtol=1e-15)
+    np.testing.assert_allclose(diagonal_path(lr, b, lams, x0, 10), expected, rtol=1e-15)
 
 
 def test_simulated_rate_matches_closed_form_away_from_regime_boundaries():
@@ -139,7 +148,7 @@ def test_simulated_rate_matches_closed_form_away_from_regime_boundaries():
         if not 0.2 < rho < 2.5:
             continue  # avoid underflow / overflow over 2n steps
         n = 200
-        e = run_heavy_ball(x, b, [1.0], [1.0], 2 * n)[:, 0]
+        e = diagonal_path(x, b, [1.0], [1.0], 2 * n)[:, 0]
         # the window covers several oscillation periods, so both peaks sit on the envelope
         assert _growth_rate(e, n, window=40) == pytest.approx(rho, abs=0.01), (x, b)
         checked += 1
@@ -153,7 +162,7 @@ def test_iterations_to_tolerance_matches_the_path():
         x0 = rng.standard_normal(5)
         for lr, b in ((gd_optimal(mu, 1.0), 0.0), heavy_ball_optimal(mu, 1.0)):
             k = iterations_to_tolerance(lr, b, eigvals, x0, tol=1e-4)
-            norms = np.linalg.norm(run_heavy_ball(lr, b, eigvals, x0, k), axis=1)
+            norms = np.linalg.norm(diagonal_path(lr, b, eigvals, x0, k), axis=1)
             assert norms[k] <= 1e-4 * norms[0] < norms[:k].min()
 
 
@@ -173,11 +182,11 @@ def test_iterations_to_tolerance_gives_up_when_not_converging():
 def test_noise_is_seeded_and_stationary_level_matches_theory():
     lr, b, lam, sigma = 0.05, 0.9, 0.5, 0.2
     x0 = np.zeros((400, 1))
-    a = run_heavy_ball(lr, b, [lam], x0, 3000, grad_noise=sigma, seed=7)
+    a = diagonal_path(lr, b, [lam], x0, 3000, grad_noise=sigma, seed=7)
     np.testing.assert_array_equal(
-        a, run_heavy_ball(lr, b, [lam], x0, 3000, grad_noise=sigma, seed=7)
+        a, diagonal_path(lr, b, [lam], x0, 3000, grad_noise=sigma, seed=7)
     )
-    assert not np.array_equal(a, run_heavy_ball(lr, b, [lam], x0, 3000, grad_noise=sigma, seed=8))
+    assert not np.array_equal(a, diagonal_path(lr, b, [lam], x0, 3000, grad_noise=sigma, seed=8))
     # stationary E[e^2] of the AR(2) recursion e' = (1+b-lr*lam) e - b e_prev - lr*sigma*xi
     var = lr * sigma**2 * (1 + b) / (lam * (1 - b) * (2 * (1 + b) - lr * lam))
     per_run = (a[1000:, :, 0] ** 2).mean(axis=0)  # time average per run: runs are independent
@@ -201,8 +210,8 @@ def test_stability_boundary_from_both_sides(b):
     # and by simulation, from both sides (5 % off the edge): decay inside (the slowest case,
     # b = 0.99, has rate sqrt(0.99) there, hence 4000 steps), growth outside (300 steps, few
     # enough that the fastest growth, about 1.55 per step, cannot overflow)
-    decay = run_heavy_ball(edge * 0.95, b, [1.0], [1.0], 4000)[:, 0]
-    growth = run_heavy_ball(edge * 1.05, b, [1.0], [1.0], 300)[:, 0]
+    decay = diagonal_path(edge * 0.95, b, [1.0], [1.0], 4000)[:, 0]
+    growth = diagonal_path(edge * 1.05, b, [1.0], [1.0], 300)[:, 0]
     assert abs(decay[-1]) < 1e-3 and abs(growth[-1]) > 1e3
     # the lower edge: lr*lambda -> 0+ never diverges, the rate tends to 1 from below
     assert heavy_ball_rate(1e-9, b, [1.0]) < 1
@@ -229,7 +238,7 @@ def test_complex_roots_have_modulus_sqrt_beta_not_two_sqrt_beta():
         np.testing.assert_allclose(np.abs(z), sb, rtol=1e-9)
         assert heavy_ball_radii(x, b, [1.0])[0] == pytest.approx(sb, rel=1e-12)
     # by simulation: ripples decay at sqrt(b) = 0.9 although 2 sqrt(b) = 1.8 would mean divergence
-    e = run_heavy_ball(0.5, 0.81, [1.0], [1.0], 400)[:, 0]
+    e = diagonal_path(0.5, 0.81, [1.0], [1.0], 400)[:, 0]
     assert _growth_rate(e, 200, window=20) == pytest.approx(0.9, abs=2e-3)
 
 
@@ -282,7 +291,7 @@ def test_optimal_rate_by_simulation_with_repeated_roots():
     for mu, L in ((0.01, 1.0), (1.0, 25.0), (0.3, 3.0)):
         lr, b = heavy_ball_optimal(mu, L)
         r = math.sqrt(b)
-        path = run_heavy_ball(lr, b, [mu, L], [1.0, 1.0], 300)
+        path = diagonal_path(lr, b, [mu, L], [1.0, 1.0], 300)
         k = np.arange(301)
         np.testing.assert_allclose(path[:, 0], (1 + (1 - r) * k) * r**k, rtol=1e-7, atol=1e-300)
         np.testing.assert_allclose(
@@ -342,23 +351,15 @@ def test_optimal_rate_by_simulation_with_repeated_roots():
         (lambda: heavy_ball_matrix(math.nan, 0.5, 1.0), r"lr must be finite and >= 0, got lr=nan"),
         (lambda: heavy_ball_matrix(0.1, 0.5, 0.0), r"lam must be finite and > 0, got lam=0\.0"),
         (
-            lambda: run_heavy_ball(0.1, 0.5, [1.0], [1.0], -1),
+            lambda: heavy_ball_path(abs, [1.0], 0.1, 0.5, -1),
             r"steps must be an integer >= 0, got steps=-1",
         ),
         (
-            lambda: run_heavy_ball(0.1, 0.5, [1.0], [1.0], 2.5),
+            lambda: heavy_ball_path(abs, [1.0], 0.1, 0.5, 2.5),
             r"steps must be an integer >= 0, got steps=2\.5",
         ),
-        (
-            lambda: run_heavy_ball(0.1, 0.5, [1.0, 2.0], [1.0], 5),
-            r"x0 must have shape \(2,\) or \(runs, 2\)",
-        ),
-        (lambda: run_heavy_ball(0.1, 0.5, [1.0], [math.inf], 5), r"x0 must be finite"),
-        (
-            lambda: run_heavy_ball(0.1, 0.5, [1.0], [1.0], 5, grad_noise=-1.0),
-            r"grad_noise must be finite and >= 0, got grad_noise=-1\.0",
-        ),
-        (lambda: run_heavy_ball(0.1, 1.0, [1.0], [1.0], 5), r"momentum must be in \[0, 1\)"),
+        (lambda: heavy_ball_path(abs, [math.inf], 0.1, 0.5, 5), r"x0 must be a finite array"),
+        (lambda: heavy_ball_path(abs, [1.0], 0.1, 1.0, 5), r"momentum must be in \[0, 1\)"),
         (
             lambda: iterations_to_tolerance(0.1, 0.5, [1.0], [1.0], tol=0.0),
             r"tol must be in \(0, 1\), got tol=0\.0",
@@ -393,7 +394,7 @@ def test_good_edge_cases_are_accepted():
     assert heavy_ball_rate(0.0, 0.0, [1.0]) == 1.0  # lr = 0: nothing moves
     assert gd_rate(0.5, 2.0) == 0.0  # a scalar eigenvalue is one eigenvalue
     assert heavy_ball_rate(np.float32(0.1), np.float64(0.5), np.array([1.0])) < 1
-    assert run_heavy_ball(0.1, 0.5, [1.0], [1.0], 0).shape == (1, 1)
+    assert diagonal_path(0.1, 0.5, [1.0], [1.0], 0).shape == (1, 1)
 
 
 # --- the course's simulator and its two measurements -----------------------------------------
@@ -402,7 +403,7 @@ def test_good_edge_cases_are_accepted():
 def test_heavy_ball_path_matches_the_eigenbasis_simulation():
     eigvals, x0 = np.array([0.2, 4.0]), np.array([-9.0, 1.5])
     path = heavy_ball_path(lambda x: eigvals * x, x0, 0.4, 0.5, 50)
-    np.testing.assert_allclose(path, run_heavy_ball(0.4, 0.5, eigvals, x0, 50), rtol=0, atol=0)
+    np.testing.assert_allclose(path, diagonal_path(0.4, 0.5, eigvals, x0, 50), rtol=0, atol=0)
     assert path.shape == (51, 2) and np.array_equal(path[0], x0) and path[0] is not x0
 
 
