@@ -13,13 +13,16 @@ from notebook_code import load_definitions
 
 from helpers.data import make_linear_data
 from helpers.optim import MomentumSGD, init_momentum_states, sgd_momentum_ema
+from helpers.quadratic import heavy_ball_path
 
 NB = load_definitions(
     "04_ema_momentum.ipynb",
     [
         "ema_closed_form",
+        "ema_series",
         "pages_ema_loop",
         "ema_iteration_matrix",
+        "predicted_errors",
         "sgd_momentum_ema_corrected",
     ],
 )
@@ -57,24 +60,24 @@ def test_pages_loop_matches_sgd_momentum_ema():
 
     theta = torch.tensor(theta0, requires_grad=True)
     states = init_momentum_states([theta])
-    for k in range(200):
+    for t in range(200):
         ((X_b @ theta - y) ** 2).mean().backward()
         sgd_momentum_ema([theta], states, {"lr": 0.01, "momentum": 0.9})
-        np.testing.assert_allclose(theta.detach().numpy(), path[k + 1], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(theta.detach().numpy(), path[t + 1], rtol=0, atol=1e-12)
 
 
 def test_iteration_matrix_predicts_the_pages_loop():
-    """(e_k, v_k) = M^k (e_0, 0) for the EMA form on least squares (the notebook's analysis)."""
+    """(e_t, v_t) = M^t (e_0, 0) for the EMA form on least squares (the notebook's analysis)."""
     x, y = make_linear_data(100, seed=0, dtype=torch.float64)
     X_b = np.c_[np.ones(100), x.numpy()[:, 0]]
     y = y.numpy()
     theta_star = np.linalg.lstsq(X_b, y, rcond=None)[0]
     theta0 = np.array([[0.0], [0.0]])
-    lr, beta, k = 0.05, 0.8, 150
-    path = NB["pages_ema_loop"](X_b, y, theta0, lr, beta, k)
+    lr, beta, t = 0.05, 0.8, 150
+    path = NB["pages_ema_loop"](X_b, y, theta0, lr, beta, t)
     H = 2 / len(y) * X_b.T @ X_b
     M = NB["ema_iteration_matrix"](H, lr, beta)
-    state = np.linalg.matrix_power(M, k) @ np.r_[(theta0 - theta_star)[:, 0], 0.0, 0.0]
+    state = np.linalg.matrix_power(M, t) @ np.r_[(theta0 - theta_star)[:, 0], 0.0, 0.0]
     np.testing.assert_allclose(state[:2], (path[-1] - theta_star)[:, 0], rtol=0, atol=1e-10)
 
 
@@ -99,6 +102,49 @@ def test_closed_form_from_nonzero_velocity():
         np.testing.assert_allclose(states[0].numpy(), expected.numpy(), rtol=0, atol=1e-13)
         np.testing.assert_allclose(closed[t - 1].numpy(), expected.numpy(), rtol=0, atol=1e-13)
         np.testing.assert_allclose(p.detach().numpy(), position.numpy(), rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("beta", [0.5, 0.9, 0.98])
+def test_ema_series_is_the_helper_velocity_and_lags_a_ramp(beta):
+    """ema_series(s)[t] is sgd_momentum_ema's v_{t+1} fed s_0..s_t; a ramp lags beta/(1-beta)."""
+    s = np.random.default_rng(5).standard_normal(40)
+    p = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    states = init_momentum_states([p])
+    out = NB["ema_series"](s, beta)
+    assert out.shape == s.shape
+    for t, s_t in enumerate(s):
+        p.grad = torch.tensor([s_t], dtype=torch.float64)
+        sgd_momentum_ema([p], states, {"lr": 0.0, "momentum": beta})
+        assert abs(out[t] - states[0].item()) <= 1e-15
+    ramp = np.arange(4000.0)
+    assert abs((ramp[-1] - NB["ema_series"](ramp, beta)[-1]) - beta / (1 - beta)) < 1e-8
+
+
+@pytest.mark.parametrize(("lr", "beta"), [(0.01, 0.9), (0.2, 0.5)])
+def test_predicted_errors_match_heavy_ball_path(lr, beta):
+    """M^t (e_0, 0) from ema_iteration_matrix predicts heavy_ball_path(lr * (1 - beta), beta)."""
+    rng = np.random.default_rng(2)
+    Q = np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    H = Q @ np.diag([0.5, 2.0, 6.0]) @ Q.T
+    e0 = rng.standard_normal(3)
+    path = heavy_ball_path(lambda e: H @ e, e0, lr * (1 - beta), beta, 300)
+    run = np.linalg.norm(path, axis=1) / np.linalg.norm(e0)
+    predicted = NB["predicted_errors"](NB["ema_iteration_matrix"](H, lr, beta), e0, 300)
+    np.testing.assert_allclose(predicted, run, rtol=1e-9, atol=1e-15)
+
+
+def test_adam_first_moment_is_the_ema_velocity():
+    """torch.optim.Adam's exp_avg is sgd_momentum_ema's velocity (beta1) on the same gradients."""
+    grads = _grad_sequence(40, 3, seed=4)
+    p_adam = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    adam = torch.optim.Adam([p_adam], lr=1e-2, betas=(0.8, 0.99))
+    p = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    states = init_momentum_states([p])
+    for g in grads:
+        p_adam.grad, p.grad = g.clone(), g.clone()
+        adam.step()
+        sgd_momentum_ema([p], states, {"lr": 0.0, "momentum": 0.8})
+        torch.testing.assert_close(adam.state[p_adam]["exp_avg"], states[0], rtol=1e-13, atol=1e-14)
 
 
 @pytest.mark.parametrize("beta", [0.5, 0.9, 0.99])
@@ -167,8 +213,8 @@ def test_ema_is_sgd_with_scaled_lr(dtype, tol, lr, beta):
 
 
 @pytest.mark.parametrize("beta", [0.5, 0.9, 0.99])
-def test_dampening_buffer_is_ema_plus_beta_t_g1(beta):
-    """SGD(momentum=b, dampening=b) starts its buffer at g1: buf_t = EMA_t + b^t g1 exactly."""
+def test_dampening_buffer_is_ema_plus_beta_t_g0(beta):
+    """SGD(momentum=b, dampening=b) starts its buffer at g_0: buf_t = EMA_t + b^t g_0 exactly."""
     lr = 0.05
     grads = _grad_sequence(80, 5, seed=7)
     scale = grads.abs().max()
