@@ -3,11 +3,22 @@
 The notebook derives ``sgd(params, states, hyperparams)`` line by line; ``helpers.optim.sgd`` ships
 the same function with argument checks. ``notebook_code.load_definitions`` runs only the
 notebook's imports and its ``def sgd``, and these tests compare the two bit for bit (and with
-``torch.optim.SGD``) so that neither can drift from the other.
+``torch.optim.SGD``) so that neither can drift from the other. Further tests run two exercise
+solutions outside the notebook and check its structure: a core path of at most 2000 words, optional
+blocks that open properly, solutions that do not redefine the learner's functions, and ``t`` as the
+step index in the text.
 """
 
 from __future__ import annotations
 
+import ast
+import itertools
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
 import problems
 import pytest
 import torch
@@ -102,3 +113,105 @@ def test_notebook_sgd_ignores_states():
         NB_SGD(params, st, {"lr": 0.2})
     assert all(torch.equal(p, q) for p, q in zip(a, b, strict=True))
     assert all(torch.equal(s, torch.full_like(s, 7.0)) for s in states)  # left untouched
+
+
+# ----------------------------------------------------------------------------------------------
+# Exercise solutions, run outside the notebook
+# ----------------------------------------------------------------------------------------------
+
+SOLUTIONS = load_definitions(
+    "02_stochastic_gradient_descent.ipynb",
+    ["sgd_fixed_solution", "minibatch_variance_solution"],
+)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sgd_fixed_solution_equals_notebook_sgd_bit_for_bit(dtype):
+    init, loss = make_problem(dtype, 7)
+    ours, fixed = leaves(init), leaves(init)
+    for step in range(2 * len(LRS)):
+        lr = LRS[step % len(LRS)]
+        for params in (ours, fixed):
+            loss(params[:-1]).backward()
+        NB_SGD(ours, None, {"lr": lr})
+        SOLUTIONS["sgd_fixed_solution"](fixed, None, {"lr": lr})
+        assert all(torch.equal(p, q) for p, q in zip(ours, fixed, strict=True)), step
+        assert all(torch.count_nonzero(p.grad) == 0 for p in fixed[:-1])
+        assert fixed[-1].grad is None
+
+
+@pytest.mark.parametrize(("n", "seed"), [(5, 0), (8, 1)])
+def test_minibatch_variance_solution_is_the_exact_average_over_all_minibatches(n, seed):
+    grads = np.random.default_rng(seed).standard_normal((n, 3))
+    mean = grads.mean(axis=0)
+    for batch_size in range(1, n + 1):
+        exact = np.mean(
+            [
+                np.sum((grads[list(s)].mean(axis=0) - mean) ** 2)
+                for s in itertools.combinations(range(n), batch_size)
+            ]
+        )
+        value = SOLUTIONS["minibatch_variance_solution"](grads, batch_size)
+        assert math.isclose(value, exact, rel_tol=1e-12, abs_tol=1e-15), batch_size
+    # At B = N the minibatch is the whole data set: no variance at all.
+    assert SOLUTIONS["minibatch_variance_solution"](grads, n) == 0
+
+
+# ----------------------------------------------------------------------------------------------
+# Structure: core length, optional blocks, exercises
+# ----------------------------------------------------------------------------------------------
+
+NOTEBOOK = (
+    Path(__file__).resolve().parent.parent / "notebooks" / ("02_stochastic_gradient_descent.ipynb")
+)
+
+
+def cells() -> list[dict]:
+    return json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+
+
+def tags(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def defined_names(cell: dict) -> set[str]:
+    names = set()
+    for node in ast.parse("".join(cell["source"]).replace("get_ipython()", "ip")).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return names
+
+
+def test_core_path_is_short_and_optional_blocks_open_properly():
+    core = sum(
+        len("".join(c["source"]).split())
+        for c in cells()
+        if c["cell_type"] == "markdown" and "optional" not in tags(c)
+    )
+    assert core <= 2000, core
+    previous = False
+    for i, cell in enumerate(cells()):
+        optional = "optional" in tags(cell)
+        if optional and not previous:
+            assert cell["cell_type"] == "markdown", i
+            assert "".join(cell["source"]).lstrip().startswith("**Going deeper (optional).**"), i
+        previous = optional
+
+
+def test_solutions_do_not_redefine_the_learners_functions():
+    learner, solutions = set(), set()
+    for cell in cells():
+        if cell["cell_type"] == "code":
+            (solutions if "solution" in tags(cell) else learner).update(defined_names(cell))
+    assert not learner & solutions, learner & solutions
+    for name in ("minibatch_variance", "sgd_fixed", "predict_next_loss", "design_schedule"):
+        assert name in learner and f"{name}_solution" in solutions, name
+
+
+def test_markdown_uses_t_as_the_step_index():
+    for i, cell in enumerate(cells()):
+        if cell["cell_type"] == "markdown":
+            text = "".join(cell["source"])
+            assert not re.search(r"_k\b|_\{k|_{k\+1}|\\eta_k", text), (i, text[:80])
