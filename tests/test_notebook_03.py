@@ -1,8 +1,10 @@
 """Notebook 03 derives `init_momentum_states`, `sgd_momentum` and the NumPy `Momentum` class.
 
-These tests run the notebook's own definitions (via ``notebook_code.load_definitions``) and
-check them against ``helpers.optim`` and ``torch.optim.SGD``, so that the notebook and the
-library cannot drift apart.
+It also defines the course's simulator and measurements (`heavy_ball_path`, `steps_to_tol`,
+`heavy_ball_rate`) to teach them. These tests run the notebook's own definitions (via
+``notebook_code.load_definitions``) and check them against ``helpers.optim``,
+``helpers.quadratic`` and ``torch.optim.SGD``, so that the notebook and the library cannot
+drift apart.
 """
 
 from __future__ import annotations
@@ -14,13 +16,24 @@ from notebook_code import load_definitions
 from problems import leaves as clone_params
 
 from helpers import optim as hopt
+from helpers import quadratic as hq
 
 NOTEBOOK = "03_momentum.ipynb"
 
 
 @pytest.fixture(scope="module")
 def nb():
-    return load_definitions(NOTEBOOK, ["init_momentum_states", "sgd_momentum", "Momentum"])
+    return load_definitions(
+        NOTEBOOK,
+        [
+            "init_momentum_states",
+            "sgd_momentum",
+            "Momentum",
+            "heavy_ball_path",
+            "steps_to_tol",
+            "heavy_ball_rate",
+        ],
+    )
 
 
 def random_params(seed: int, dtype=torch.float32) -> list[torch.Tensor]:
@@ -118,3 +131,73 @@ def test_numpy_momentum_class_equals_sgd_momentum(nb, seed):
         for key, p, v in (("x", x, states[0]), ("y", y, states[1])):
             np.testing.assert_allclose(params_np[key], p.detach().numpy(), rtol=1e-9, atol=1e-12)
             np.testing.assert_allclose(opt_np.v[key], -lr * v.numpy(), rtol=1e-9, atol=1e-12)
+
+
+# --- The course's simulator and measurements, as the notebook defines them -------------------
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_heavy_ball_path_equals_helper(nb, seed):
+    """Same iterates as helpers.quadratic.heavy_ball_path: shapes, Nesterov, noise, blow-up."""
+    rng = np.random.default_rng(seed)
+    shape = [(2,), (5,), (3, 4), (1,)][seed % 4]
+    eigvals = rng.uniform(0.1, 5.0, size=shape)
+    x0 = rng.standard_normal(shape)
+    lr = float(rng.uniform(0.05, 0.6))
+    momentum = [0.0, 0.5, 0.9, 0.99][seed % 4]
+    nesterov = seed % 2 == 1
+    noise = 0.3 if seed % 3 == 0 else 0.0
+    blow_up = 50.0 if seed % 4 == 3 else np.inf  # seed 3 and 7: some runs stop early
+
+    def make_grad():
+        gen = np.random.default_rng(100 + seed)  # the same noise stream for both
+        return lambda x: eigvals * x + noise * gen.standard_normal(x.shape)
+
+    kwargs = {"nesterov": nesterov, "blow_up": blow_up}
+    ours = nb["heavy_ball_path"](make_grad(), x0, lr, momentum, 300, **kwargs)
+    theirs = hq.heavy_ball_path(make_grad(), x0, lr, momentum, 300, **kwargs)
+    assert ours.shape == theirs.shape and ours.shape[1:] == x0.shape
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(ours[0], x0)
+
+
+def test_heavy_ball_path_stops_when_blowing_up_like_helper(nb):
+    grad = lambda x: np.array([0.2, 4.0]) * x  # noqa: E731
+    x0 = np.array([-9.0, 1.5])
+    ours = nb["heavy_ball_path"](grad, x0, 0.6, 0.0, 1000, blow_up=1e6)  # GD diverges here
+    theirs = hq.heavy_ball_path(grad, x0, 0.6, 0.0, 1000, blow_up=1e6)
+    np.testing.assert_array_equal(ours, theirs)
+    assert len(ours) < 1001 and np.linalg.norm(ours[-1]) > 1e6
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_steps_to_tol_equals_helper(nb, seed):
+    """First t from which the errors stay <= tol, on rippling sequences, and None if never."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(400)
+    ripple = 1 + 0.9 * np.cos(rng.uniform(0.3, 2.5) * t)
+    errors = rng.uniform(0.9, 0.99) ** t * ripple
+    for tol in (1e-1, 1e-3, 1e-6, 1e-30, 2.0):
+        assert nb["steps_to_tol"](errors, tol) == hq.steps_to_tol(errors, tol), tol
+    assert nb["steps_to_tol"](errors, 1e-30) is None
+    # A first dip below tol is not enough: the error must stay below.
+    dip = np.array([1.0, 0.01, 0.5, 0.001, 0.0001])
+    assert nb["steps_to_tol"](dip, 0.05) == hq.steps_to_tol(dip, 0.05) == 3
+
+
+def test_heavy_ball_rate_equals_helper(nb):
+    """np.linalg.eigvals (the notebook) against the helper's closed form, on a sample grid."""
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        eigvals = rng.uniform(0.01, 10.0, size=int(rng.integers(1, 5)))
+        lr = float(rng.uniform(0.001, 1.0))
+        momentum = float(rng.choice([0.0, rng.uniform(0.0, 0.999)]))
+        ours = nb["heavy_ball_rate"](lr, momentum, eigvals)
+        theirs = hq.heavy_ball_rate(lr, momentum, eigvals)
+        # eigvals loses accuracy near a repeated eigenvalue (~sqrt(eps)), hence 1e-6.
+        assert ours == pytest.approx(theirs, rel=1e-6, abs=1e-7)
+    # The tuned pair of the notebook's valley: rate (sqrt(kappa) - 1) / (sqrt(kappa) + 1).
+    lr, momentum = hq.heavy_ball_optimal(0.2, 4.0)
+    assert nb["heavy_ball_rate"](lr, momentum, [0.2, 4.0]) == pytest.approx(
+        (np.sqrt(20) - 1) / (np.sqrt(20) + 1), rel=1e-6
+    )

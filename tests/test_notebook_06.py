@@ -17,12 +17,13 @@ from notebook_code import load_definitions
 from problems import leaves
 
 from helpers.optim import init_momentum_states, sgd_momentum, sgd_nesterov
+from helpers.quadratic import heavy_ball_path, measured_rate
 
 NAMES = [
     "Momentum",
     "sgd_momentum_lr_inside",
     "nesterov_lookahead",
-    "spectral_radius",
+    "nesterov_radius",
     "rescale_velocity_solution",
     "nesterov_step_solution",
     "matching_decoupled_wd_solution",
@@ -179,16 +180,25 @@ def test_exercise_nesterov_solution_matches_helper_and_torch_bit_for_bit(nb, dty
         assert torch.equal(v, vh) and torch.equal(v, opt.state[t]["momentum_buffer"])
 
 
-def test_spectral_radius_matches_iteration_matrices(nb):
+def test_nesterov_radius_matches_iteration_matrix(nb):
     rng = np.random.default_rng(3)
     for a, beta in zip(rng.uniform(0.0, 3.0, 50), rng.uniform(0.0, 0.99, 50), strict=True):
-        hb = np.array([[1 + beta - a, -beta], [1.0, 0.0]])  # (x_t, x_{t-1}) -> next
         nag = np.array([[1 - a, beta * (1 - a)], [-a, beta * (1 - a)]])  # (x, u) -> next
-        for nesterov, matrix in ((False, hb), (True, nag)):
-            expected = np.abs(np.linalg.eigvals(matrix)).max()
-            got = float(nb["spectral_radius"](a, beta, nesterov))
-            # Repeated roots make eigvals accurate to ~sqrt(machine epsilon) only.
-            assert got == pytest.approx(expected, abs=1e-6), (a, beta, nesterov)
+        expected = np.abs(np.linalg.eigvals(nag)).max()
+        got = float(nb["nesterov_radius"](a, beta))
+        # Repeated roots make eigvals accurate to ~sqrt(machine epsilon) only.
+        assert got == pytest.approx(expected, abs=1e-6), (a, beta)
+
+
+def test_nesterov_radius_is_the_rate_of_the_course_simulator(nb):
+    # heavy_ball_path(nesterov=True) on f = a x^2 / 2 with lr = 1 contracts at nesterov_radius.
+    for a, beta in [(1.2, 0.9), (0.8, 0.9), (0.5, 0.5), (0.06, 0.9), (1.3, 0.6)]:
+        rho = float(nb["nesterov_radius"](a, beta))
+        path = heavy_ball_path(lambda x, a=a: a * x, np.array([1.0]), 1.0, beta, 400, nesterov=True)
+        errors = np.abs(path[:, 0])  # the slowest radius here, 0.5, leaves 1e-120: no underflow
+        assert measured_rate(errors, 200, 400, window=12) == pytest.approx(rho, abs=0.01), (a, beta)
+    assert float(nb["nesterov_radius"](0.7, 0.0)) == pytest.approx(0.3)  # beta = 0: GD's |1 - a|
+    assert float(nb["nesterov_radius"](1.0, 0.9)) == pytest.approx(0.0, abs=1e-7)  # a = 1: gone
 
 
 # ----------------------------------------------------------------------------------------------
