@@ -17,6 +17,7 @@ import ast
 import inspect
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -46,11 +47,16 @@ def source(cell: dict) -> str:
     return "".join(cell["source"])
 
 
+def is_notes(cell: dict) -> bool:
+    """Speaker notes: shown when the lecturer presses ``s`` on a slide, not on the website."""
+    return cell.get("metadata", {}).get("slideshow", {}).get("slide_type") == "notes"
+
+
 def core_words(nb: dict) -> int:
     return sum(
         len(source(c).split())
         for c in nb["cells"]
-        if c["cell_type"] == "markdown" and "optional" not in tags(c)
+        if c["cell_type"] == "markdown" and "optional" not in tags(c) and not is_notes(c)
     )
 
 
@@ -159,6 +165,36 @@ def test_a_solution_never_redefines_the_learners_function(path):
     assert any(name.endswith("_solution") for name in solution), (
         f"{path.name}: no *_solution function"
     )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_core_section_has_speaker_notes(path):
+    """Each ``## `` section of the core carries a notes cell for the lecturer."""
+    cells = load(path)["cells"]
+    starts = [
+        i
+        for i, c in enumerate(cells)
+        if c["cell_type"] == "markdown"
+        and "optional" not in tags(c)
+        and re.match(r"#{1,2} ", source(c))
+    ]
+    for start, end in zip(starts, [*starts[1:], len(cells)], strict=True):
+        notes = [c for c in cells[start:end] if c["cell_type"] == "markdown" and is_notes(c)]
+        title = source(cells[start]).splitlines()[0]
+        assert notes, f"{path.name}: section {title!r} has no speaker notes"
+        assert all(len(source(n).split()) >= 15 for n in notes), f"{title!r}: notes too short"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_figure_says_what_it_shows(path):
+    """A figure's alt text is a sentence about its finding (cell metadata ``alt``)."""
+    for i, cell in enumerate(load(path)["cells"]):
+        images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+        if not images:
+            continue
+        alt = cell["metadata"].get("alt", "")
+        assert len(alt.split()) >= 6, f"{path.name}, cell {i}: figure without alt text"
+        assert not re.search(r"\.(png|jpe?g|svg)\b|/", alt), f"{path.name}, cell {i}: {alt!r}"
 
 
 # --- one name, one meaning -------------------------------------------------------------------

@@ -78,7 +78,7 @@ OPTIONAL = "optional"  # the cell tag of a deep dive: boxed on the site, left ou
 # A live widget's output; the site and slides store no widget state, so they drop it and show
 # the static figure the notebook draws next to it.
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-GOING_DEEPER_CSS = """\
+SITE_CSS = """\
 /* Deep dives (cells tagged `optional`): one boxed "Going deeper" block on the page. */
 .going-deeper, .cell.tag_optional {
   border-left: 4px solid #5b8c5a;
@@ -86,10 +86,58 @@ GOING_DEEPER_CSS = """\
   padding: 0.2rem 1rem;
   margin: 0;
 }
-.going-deeper + .going-deeper, .going-deeper + .cell.tag_optional,
-.cell.tag_optional + .going-deeper, .cell.tag_optional + .cell.tag_optional {
-  margin-top: 0;
+/* Code wraps at the box's edge instead of hiding its end behind a sideways scroll. */
+div.highlight pre, div.cell_output pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+/* A figure wider than the text column spans the window (wide-figures.js); click to zoom. */
+img.course-wide { max-width: none !important; position: relative; z-index: 5;
+  background: white; cursor: zoom-in; }
+.course-zoom { position: fixed; inset: 0; z-index: 1000; background: rgba(0, 0, 0, 0.8);
+  overflow: auto; cursor: zoom-out; display: flex; }
+.course-zoom img { margin: auto; max-width: none; background: white; }
+/* The handout (make pdf): the core path only, the page without its navigation. */
+@media print {
+  .going-deeper, .cell.tag_optional, .bd-sidebar-primary, .bd-sidebar-secondary,
+  .bd-header, .bd-footer, .prev-next-area, .header-article, .bd-footer-article,
+  #pst-back-to-top { display: none !important; }
+  img.course-wide { width: 100% !important; margin-left: 0 !important; }
+  .bd-main .bd-content .bd-article-container { max-width: 100%; }
 }
+"""
+WIDE_FIGURES_JS = """\
+// A course figure is drawn large for the lecture hall; squeezed into the text column its
+// labels would be a few pixels high. Let a figure wider than its column span the window
+// (centred, 16 px from each edge) and open at full size on a click.
+function courseWidenFigures() {
+  document.querySelectorAll("div.cell_output img").forEach((img) => {
+    if (!img.complete || !img.naturalWidth) {
+      img.addEventListener("load", courseWidenFigures, { once: true });
+      return;
+    }
+    img.classList.remove("course-wide");
+    img.style.width = "";
+    img.style.marginLeft = "";
+    const box = img.parentElement.getBoundingClientRect();
+    if (img.naturalWidth <= box.width + 1) return;
+    const width = Math.min(img.naturalWidth, window.innerWidth - 32);
+    img.classList.add("course-wide");
+    img.style.width = width + "px";
+    img.style.marginLeft = (window.innerWidth - width) / 2 - box.left + "px";
+  });
+}
+window.addEventListener("load", courseWidenFigures);
+window.addEventListener("resize", courseWidenFigures);
+document.addEventListener("click", (event) => {
+  const zoom = document.querySelector(".course-zoom");
+  if (zoom) return zoom.remove();
+  if (!event.target.matches("img.course-wide")) return;
+  const layer = document.createElement("div");
+  layer.className = "course-zoom";
+  const big = document.createElement("img");
+  big.src = event.target.src;
+  big.alt = event.target.alt;
+  layer.appendChild(big);
+  document.body.appendChild(layer);
+});
 """
 
 
@@ -132,30 +180,159 @@ def boxed_markdown(source: str) -> str:
     return "\n".join(parts)
 
 
+def slide_type(cell: dict) -> str:
+    return cell.get("metadata", {}).get("slideshow", {}).get("slide_type", "-")
+
+
+def with_alt_text(cell: dict) -> dict:
+    """A figure cell's ``alt`` metadata (a sentence: the figure's finding) on its images.
+
+    nbconvert reads the alt text from the output's metadata, myst-nb from its image options.
+    """
+    alt = cell.get("metadata", {}).get("alt")
+    if cell["cell_type"] == "code" and alt:
+        for output in cell.get("outputs", []):
+            if "image/png" in output.get("data", {}):
+                output.setdefault("metadata", {}).setdefault("image/png", {})["alt"] = alt
+        cell["metadata"].setdefault("mystnb", {}).setdefault("image", {})["alt"] = alt
+    return cell
+
+
 def for_the_site(nb: dict) -> dict:
-    """Optional Markdown boxed (code cells get the box from their ``tag_optional`` class)."""
+    """Optional Markdown boxed (code cells get the box from their ``tag_optional`` class).
+
+    Speaker notes (slide type ``notes``) are for the lecturer, not body text: they stay out.
+    """
+    cells = []
     for cell in nb["cells"]:
-        without_widget_views(cell)
+        if cell["cell_type"] == "markdown" and slide_type(cell) == "notes":
+            continue
+        with_alt_text(without_widget_views(cell))
         if cell["cell_type"] == "markdown" and OPTIONAL in tags(cell):
             cell["source"] = boxed_markdown("".join(cell["source"]))
+        cells.append(cell)
+    nb["cells"] = cells
     return nb
 
 
+SHOW_CODE = "slide-code"  # a code cell whose code an instructor wants on the slide
+HIDE_INPUT = "slide-hidden-input"  # added here; nbconvert's TagRemovePreprocessor drops it
+SLIDE_WORDS = 110  # a long Markdown cell is split into slides of at most about this many words
+
+
+def _smaller_blocks(block: str, limit: int) -> list[str]:
+    """A block over ``limit`` words cut between list items, or else between sentences."""
+    if len(block.split()) <= limit or block.lstrip().startswith(("$$", "```", "~~~")):
+        return [block]
+    lines = block.splitlines()
+    if lines[0].startswith("|"):  # a table: its rows in chunks, each under the header again
+        head, rows = lines[:2], lines[2:]
+        per_row = max(1, len(" ".join(rows).split()) // max(1, len(rows)))
+        step = max(1, (limit - len(" ".join(head).split())) // per_row)
+        return ["\n".join(head + rows[i : i + step]) for i in range(0, len(rows), step)]
+    item = re.compile(r"(?:[-*+]|\d+\.) ")
+    if item.match(lines[0]):
+        items: list[list[str]] = []
+        for line in lines:
+            if item.match(line) or not items:
+                items.append([line])
+            else:
+                items[-1].append(line)
+        return ["\n".join(i) for i in items]
+    # Sentences: a full stop, question or exclamation mark, then a space, outside maths.
+    text, pieces, start, maths = block, [], 0, False
+    for i, char in enumerate(text):
+        if char == "$":
+            maths = not maths
+        elif not maths and char in ".?!" and text[i + 1 : i + 2] in (" ", "\n"):
+            pieces.append(text[start : i + 1].strip())
+            start = i + 1
+    pieces.append(text[start:].strip())
+    return [" ".join(pieces)] if len(pieces) == 1 else [p for p in pieces if p]
+
+
+def split_for_slides(source: str, limit: int = SLIDE_WORDS) -> list[str]:
+    """A Markdown cell cut into pieces of at most ``limit`` words where possible.
+
+    Cuts fall at blank lines, then between list items, then between sentences; a displayed
+    equation, a table or a fenced block stays whole, and a heading stays with what follows.
+    """
+    blocks, current, fence, maths = [], [], False, False
+    for line in source.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+        if line.strip() == "$$" or (line.strip().startswith("$$") != line.strip().endswith("$$")):
+            maths = not maths
+        current.append(line)
+        if not line.strip() and not fence and not maths:
+            blocks.append("\n".join(current).strip("\n"))
+            current = []
+    blocks.append("\n".join(current).strip("\n"))
+    blocks = [small for b in blocks if b.strip() for small in _smaller_blocks(b, limit)]
+    pieces: list[list[str]] = []
+    for block in blocks:
+        size = sum(len(b.split()) for b in pieces[-1]) if pieces else 0
+        after_heading = bool(pieces) and bool(re.match(r"#{1,6} ", pieces[-1][-1]))
+        if pieces and (after_heading or size + len(block.split()) <= limit):
+            pieces[-1].append(block)
+        else:
+            pieces.append([block])
+    return ["\n\n".join(p) for p in pieces] or [source]
+
+
 def for_the_slides(nb: dict) -> dict:
-    """Optional cells skipped; a skipped cell that opened a slide hands that on to the next."""
-    carry = None
+    """The core path as slides: figures and short text, speaker notes, no deep dives.
+
+    - Optional cells and solutions are skipped; a skipped cell that opened a slide hands that
+      on to the next shown cell.
+    - A code cell shows its figures only (its code and printed checks stay in the notebook)
+      unless it is tagged ``slide-code``; with nothing left to show it is skipped.
+    - Each figure opens a slide of its own, and the cell after it opens the next one.
+    - A long Markdown cell becomes several slides.
+    """
+    cells: list[dict] = []
+    carry = None  # "slide" or "subslide" from a skipped cell, for the next shown cell
+    after_figure = False
     for cell in nb["cells"]:
-        without_widget_views(cell)
+        with_alt_text(without_widget_views(cell))
         show = cell.setdefault("metadata", {}).setdefault("slideshow", {})
         kind = show.get("slide_type", "-")
-        if OPTIONAL in tags(cell):
-            if kind in ("slide", "subslide"):
-                carry = carry or kind
+        if cell["cell_type"] == "code" and SHOW_CODE not in tags(cell):
+            cell["metadata"]["tags"] = [*tags(cell), HIDE_INPUT]
+            cell["outputs"] = [o for o in cell["outputs"] if "image/png" in o.get("data", {})]
+            if not cell["outputs"]:
+                kind = "skip"
+        if OPTIONAL in tags(cell) or kind == "skip":
+            original = show.get("slide_type", "-")
+            if original in ("slide", "subslide") and carry != "slide":
+                carry = original
             show["slide_type"] = "skip"
-        elif kind != "skip" and carry:
-            if kind in ("-", "fragment"):
-                show["slide_type"] = carry
-            carry = None
+            cells.append(cell)
+            continue
+        if kind == "notes":
+            cells.append(cell)
+            continue
+        has_figure = cell["cell_type"] == "code" and any(
+            "image/png" in o.get("data", {}) for o in cell["outputs"]
+        )
+        if kind in ("-", "fragment"):
+            if carry:
+                kind = carry
+            elif has_figure or after_figure:
+                kind = "subslide"
+        carry, after_figure = None, has_figure
+        show["slide_type"] = kind
+        if cell["cell_type"] != "markdown":
+            cells.append(cell)
+            continue
+        for i, piece in enumerate(split_for_slides("".join(cell["source"]))):
+            part = json.loads(json.dumps(cell))
+            part["source"] = piece
+            if i:
+                part["metadata"]["slideshow"]["slide_type"] = "subslide"
+                part["id"] = f"{cell.get('id', 'cell')}-{i}"
+            cells.append(part)
+    nb["cells"] = cells
     return nb
 
 
@@ -205,9 +382,10 @@ def book() -> None:
         nb = for_the_site(json.loads(path.read_text(encoding="utf-8")))
         (src / path.name).write_text(json.dumps(nb), encoding="utf-8")
     shutil.copy(SITE / "_config.yml", src / "_config.yml")
-    # Jupyter Book links every .css file in _static into every page.
+    # Jupyter Book links every .css and .js file in _static into every page.
     (src / "_static").mkdir()
-    (src / "_static" / "going-deeper.css").write_text(GOING_DEEPER_CSS, encoding="utf-8")
+    (src / "_static" / "course.css").write_text(SITE_CSS, encoding="utf-8")
+    (src / "_static" / "wide-figures.js").write_text(WIDE_FIGURES_JS, encoding="utf-8")
     intro = (SITE / "intro.md").read_text(encoding="utf-8")
     (src / "intro.md").write_text(intro.replace("{{ syllabus }}", syllabus_from_readme()))
     (src / "status.md").write_text(status_page(statuses), encoding="utf-8")
@@ -255,6 +433,8 @@ def slides() -> None:
         "--SlidesExporter.reveal_url_prefix=reveal.js",
         "--SlidesExporter.reveal_theme=white",
         "--SlidesExporter.mathjax_url=mathjax/tex-chtml.js",
+        "--TagRemovePreprocessor.enabled=True",
+        f"--TagRemovePreprocessor.remove_input_tags={HIDE_INPUT}",
         "--output-dir",
         str(out),
         *(str(src / p.name) for p in NOTEBOOKS),
