@@ -8,6 +8,7 @@
 #   make book      the website, from the committed notebooks -> _build/book/_build/html/index.html
 #   make slides    one reveal.js deck per notebook -> _build/slides/index.html
 #   make browser-check   open every page and deck in headless Chromium and check it
+#   make pdf       a PDF handout per chapter (the website page, core path) -> _build/pdf/
 
 PYTHON ?= python3
 VENV   := .venv
@@ -21,7 +22,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.
          --nbval-cell-timeout 300 -n 2 --dist loadfile
 
 .PHONY: lab test test-unit test-notebooks test-portable execute lint format bench book slides \
-        browser-check clean
+        browser-check pdf clean
 
 # torch's CPU build. On Linux, PyPI's torch wheel is the CUDA build, with gigabytes of CUDA
 # libraries; PyTorch's CPU index serves the same release as 2.13.0+cpu, which pip then prefers.
@@ -103,6 +104,10 @@ slides: $(SITE_STAMP)
 
 browser-check: $(SITE_STAMP)
 	$(BIN)/python website/browser_check.py
+
+pdf: $(SITE_STAMP)
+	@test -d _build/book/_build/html || $(MAKE) book
+	$(BIN)/python website/pdf.py
 
 clean:
 	rm -rf $(VENV) results _build website/node_modules

@@ -5,8 +5,18 @@
 For each page: the title is right; where the notebook has maths, MathJax has rendered at least
 one equation; every image has loaded (naturalWidth > 0); the console shows no errors; and no
 request goes to any host but the local test server (such requests are blocked and reported).
-One screenshot per page lands in _build/screenshots/. Skips, with a message, when no Chromium is
-installed. Ends with a line "N passed, N failed" and exits 1 on any failure.
+One screenshot per page lands in _build/screenshots/.
+
+What a person sees (website/reading_check.py): every deck is stepped through slide by slide at
+1280x720 and 1920x1080 (a screenshot of each slide); no slide's content is taller than the
+slide, every figure is fully inside the window when its slide is shown, no slide has more than
+about 120 words, every section slide has speaker notes, every figure has alt text. Every
+chapter page is read at 1280 px wide: no TeX source left in its text, no code block wider than
+its box, figure text at least 11 px high; and a screenshot at 1920 px.
+
+Last, notebook 05 in a live JupyterLab (website/lab_check.py): Restart and Run All shows the
+explorer at the tuned setting, and it responds to a slider. Skips, with a message, when no
+Chromium is installed. Ends with a line "N passed, N failed" and exits 1 on any failure.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from urllib.parse import urlparse
 
 from build import notebook_status  # website/build.py: one reading of a notebook's title
 from lab_check import check_explorer_in_lab  # website/lab_check.py: the live explorer
+from reading_check import DECK_VIEWPORTS, check_deck, check_reading  # what a person sees
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
@@ -41,6 +52,7 @@ CHROMIUM_FLAGS = [
     "--disable-quic",
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+TOTALS: dict[str, list[int]] = {}  # per deck size: slides, overflowing, figures, hidden, notes
 
 
 def pages() -> list[dict]:
@@ -51,7 +63,8 @@ def pages() -> list[dict]:
         info = {"title": status["title"], "math": status["math"]}
         # The title's first words are enough: Sphinx may rewrite punctuation and inline code.
         short = re.sub(r"[`*]", "", info["title"]).split("·")[-1].strip()[:20]
-        result.append({**info, "url": f"book/_build/html/{path.stem}.html", "title": short})
+        page = {**info, "url": f"book/_build/html/{path.stem}.html", "title": short}
+        result.append({**page, "reading": True})
         result.append({**info, "url": f"slides/{path.stem}.slides.html", "title": short})
     book = "book/_build/html"
     result.append({"url": f"{book}/intro.html", "title": COURSE_TITLE, "math": True})
@@ -112,6 +125,22 @@ def check_page(context, base: str, page: dict) -> list[str]:
     images = tab.evaluate("() => document.images.length")
     name = page["url"].replace("/_build/html", "").replace("/", "_")
     tab.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+    if page["url"].endswith(".slides.html"):
+        for width, height in DECK_VIEWPORTS:
+            tab.set_viewport_size({"width": width, "height": height})
+            tab.wait_for_timeout(300)  # reveal.js re-lays out the deck on resize
+            folder = SHOTS / "slides" / f"{name.removesuffix('.html')}-{width}x{height}"
+            found, counts = check_deck(tab, screenshots=folder)
+            problems.extend(f"{width}x{height} {p}" for p in found)
+            before = TOTALS.get(f"{width}x{height}", [0] * len(counts))
+            TOTALS[f"{width}x{height}"] = [
+                a + b for a, b in zip(before, counts.values(), strict=True)
+            ]
+    elif page.get("reading"):
+        problems.extend(check_reading(tab))
+        tab.set_viewport_size({"width": 1920, "height": 1080})
+        tab.wait_for_timeout(300)
+        tab.screenshot(path=str(SHOTS / f"{name.removesuffix('.html')}-1920.png"))
     tab.close()
     print(
         f"{'ok  ' if not problems else 'FAIL'} {page['url']}: {equations} equations, "
@@ -155,6 +184,11 @@ def main() -> int:
         failed += bool(problems)
         context.close()
     server.shutdown()
+    for size, (slides, overflowing, figures, hidden, notes) in TOTALS.items():
+        print(
+            f"decks at {size}: {slides} slides, {overflowing} overflowing, {figures} figures "
+            f"({hidden} not fully visible), {notes} speaker notes"
+        )
     print(f"screenshots in {SHOTS.relative_to(ROOT)}/")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0

@@ -100,6 +100,10 @@ img.course-wide { max-width: none !important; position: relative; z-index: 5;
   .bd-header, .bd-footer, .prev-next-area, .header-article, .bd-footer-article,
   #pst-back-to-top { display: none !important; }
   img.course-wide { width: 100% !important; margin-left: 0 !important; }
+  img, div.cell_output { break-inside: avoid; }
+  /* A scrolling box prints only its first screenful, then empty pages: let it grow. */
+  div.highlight, div.cell_input, div.cell_output, pre { overflow: visible !important;
+    max-height: none !important; }
   .bd-main .bd-content .bd-article-container { max-width: 100%; }
 }
 """

@@ -9,6 +9,7 @@ unrendered, code blocks wider than their box, figure text size and alt text.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 # Deck sizes an instructor projects at: 720p and 1080p.
 DECK_VIEWPORTS = ((1280, 720), (1920, 1080))
@@ -23,44 +24,52 @@ TEX_SOURCE = re.compile(
     r"|\$[^$\s][^$]*\$"
 )
 
-_MEASURE_DECK = """
-async () => {
+_SLIDES = """
+() => {
   Reveal.configure({ transition: 'none', backgroundTransition: 'none' });
-  const height = Reveal.getConfig().height;
-  const frame = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
-  const rows = [];
-  for (const slide of Reveal.getSlides()) {
-    const at = Reveal.getIndices(slide);
-    Reveal.slide(at.h, at.v);
-    await frame();
-    const notes = slide.querySelectorAll('aside.notes');
-    const copy = slide.cloneNode(true);
-    copy.querySelectorAll('aside.notes, mjx-container, pre').forEach(n => n.remove());
-    const figures = Array.from(slide.querySelectorAll('img')).map(img => {
-      const r = img.getBoundingClientRect();
-      return { inside: img.complete && img.naturalWidth > 0 && r.width > 0 &&
-                       r.top >= -1 && r.left >= -1 &&
-                       r.bottom <= window.innerHeight + 1 && r.right <= window.innerWidth + 1,
-               alt: img.getAttribute('alt') || '' };
-    });
-    rows.push({
-      index: `${at.h}.${at.v}`,
-      title: (slide.querySelector('h1, h2, h3') || {}).textContent || '',
-      section: !!slide.querySelector('h1, h2'),
-      overflow: slide.scrollHeight - height,
-      words: copy.textContent.split(/\\s+/).filter(Boolean).length,
-      notes: notes.length,
-      figures,
-    });
-  }
-  return rows;
+  return Reveal.getSlides().map(s => Reveal.getIndices(s));
+}
+"""
+_MEASURE_SLIDE = """
+async (at) => {
+  Reveal.slide(at.h, at.v);
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const slide = Reveal.getCurrentSlide();
+  const copy = slide.cloneNode(true);
+  copy.querySelectorAll('aside.notes, mjx-container, pre').forEach(n => n.remove());
+  const figures = Array.from(slide.querySelectorAll('img')).map(img => {
+    const r = img.getBoundingClientRect();
+    return { inside: img.complete && img.naturalWidth > 0 && r.width > 0 &&
+                     r.top >= -1 && r.left >= -1 &&
+                     r.bottom <= window.innerHeight + 1 && r.right <= window.innerWidth + 1,
+             alt: img.getAttribute('alt') || '' };
+  });
+  return {
+    index: `${at.h}.${at.v}`,
+    title: (slide.querySelector('h1, h2, h3') || {}).textContent || '',
+    section: !!slide.querySelector('h1, h2'),
+    overflow: slide.scrollHeight - Reveal.getConfig().height,
+    words: copy.textContent.split(/\\s+/).filter(Boolean).length,
+    notes: slide.querySelectorAll('aside.notes').length,
+    figures,
+  };
 }
 """
 
 
-def check_deck(tab) -> tuple[list[str], dict]:
-    """Problems of the deck open in ``tab`` at its current viewport, and counts for the summary."""
-    rows = tab.evaluate(_MEASURE_DECK)
+def check_deck(tab, screenshots: Path | None = None) -> tuple[list[str], dict]:
+    """Problems of the deck open in ``tab`` at its current viewport, and counts for the summary.
+
+    Shows every slide in turn (a screenshot of each into ``screenshots``, when given) and
+    measures it: content height against the slide's, each figure against the viewport, words,
+    alt text; a slide with a section heading must carry speaker notes.
+    """
+    rows = []
+    for at in tab.evaluate(_SLIDES):
+        rows.append(tab.evaluate(_MEASURE_SLIDE, at))
+        if screenshots is not None:
+            screenshots.mkdir(parents=True, exist_ok=True)
+            tab.screenshot(path=str(screenshots / f"slide-{at['h']:02d}-{at['v']:02d}.png"))
     problems = []
     for row in rows:
         where = f"slide {row['index']} ({row['title'][:40].strip()!r})"
