@@ -11,6 +11,7 @@ pages make no request to any other host.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -446,16 +447,55 @@ def slides() -> None:
     result = subprocess.run(_venv(cmd), cwd=ROOT)
     if result.returncode != 0:
         fail(f"nbconvert failed (exit {result.returncode})")
-    links = "\n".join(
-        f'<li><a href="{s["name"]}.slides.html">{s["title"]}</a></li>' for s in statuses
-    )
-    (out / "index.html").write_text(
-        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        "<title>Momentum, from scratch: slides</title></head>\n"
-        f"<body><h1>Momentum, from scratch: slides</h1>\n<ul>\n{links}\n</ul></body></html>\n",
-        encoding="utf-8",
-    )
+    (out / "index.html").write_text(slide_index(statuses), encoding="utf-8")
     print(f"slides: {len(NOTEBOOKS)} decks -> {out / 'index.html'}")
+
+
+INDEX_CSS = """
+body { font: 18px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
+  color: #222; }
+h1 { font-size: 2rem; margin-bottom: 0.2rem; }
+p.lead { color: #555; margin-top: 0; }
+table { border-collapse: collapse; width: 100%; }
+td { border-top: 1px solid #ddd; padding: 0.6rem 0.5rem; vertical-align: top; }
+td.number { font-weight: 600; color: #0072B2; width: 2.5rem; }
+td.deck a { font-weight: 600; color: #0072B2; text-decoration: none; }
+td.deck a:hover { text-decoration: underline; }
+code { background: #f2f2f2; padding: 0 0.2em; border-radius: 3px; font-size: 0.9em; }
+"""
+
+
+def _inline_html(text: str) -> str:
+    """Markdown's `code` spans as <code>, everything else escaped."""
+    parts = re.split(r"`([^`]*)`", text)
+    return "".join(
+        f"<code>{html.escape(part)}</code>" if i % 2 else html.escape(part)
+        for i, part in enumerate(parts)
+    )
+
+
+def slide_index(statuses: list[dict]) -> str:
+    """The decks' start page: the syllabus, each chapter linked to its deck."""
+    goals = {}
+    for row in syllabus_from_readme().splitlines()[2:]:
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        if len(cells) == 3:
+            goals[cells[0]] = cells[2]
+    rows = "\n".join(
+        f'<tr><td class="number">{s["name"][:2]}</td><td class="deck">'
+        f'<a href="{s["name"]}.slides.html">{_inline_html(s["title"].split("·")[-1].strip())}</a>'
+        f"<br>{_inline_html(goals.get(s['name'][:2], ''))}</td></tr>"
+        for s in statuses
+    )
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>Momentum, from scratch: slides</title><style>{INDEX_CSS}</style></head>\n"
+        "<body><h1>Momentum, from scratch: slides</h1>\n"
+        "<p class='lead'>One deck per chapter, the core path of each notebook. In a deck: "
+        "arrow keys to move, <kbd>s</kbd> for the speaker notes, <kbd>Esc</kbd> for the "
+        f"overview.</p>\n<table>\n{rows}\n</table></body></html>\n"
+    )
 
 
 def _venv(cmd: list[str]) -> list[str]:
