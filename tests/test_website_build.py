@@ -63,3 +63,36 @@ def test_the_slides_skip_optional_cells_and_keep_slide_starts():
     }
     kinds = [c["metadata"]["slideshow"]["slide_type"] for c in build.for_the_slides(nb)["cells"]]
     assert kinds == ["slide", "skip", "skip", "slide", "-"]
+
+
+def test_slides_show_figures_alone_hide_code_and_split_long_text():
+    figure = {"output_type": "display_data", "data": {"image/png": "x"}}
+    printed = {"output_type": "stream", "name": "stdout", "text": "all checks passed"}
+    long_text = "## 2 · A section\n\n" + "\n\n".join(["word " * 60] * 3)
+    nb = {
+        "cells": [
+            cell("markdown", long_text, slide="slide"),
+            cell("markdown", "what to say " * 10, slide="notes"),
+            cell("code", "assert True", outputs=[printed]),
+            cell("code", "plt.show()", outputs=[figure, printed]),
+            cell("markdown", "after the figure"),
+            cell("code", "shown()", tags=["slide-code"], outputs=[printed]),
+        ]
+    }
+    out = build.for_the_slides(nb)["cells"]
+    kinds = [c["metadata"]["slideshow"]["slide_type"] for c in out]
+    # The heading cell became three slides; its notes stay on the first one.
+    assert kinds[:4] == ["slide", "notes", "subslide", "subslide"]
+    assert out[0]["source"].startswith("## 2 · A section")
+    assert all(len(c["source"].split()) <= build.SLIDE_WORDS for c in out[:4] if c is not out[1])
+    # A check with nothing to show is skipped; a figure opens a slide without its printout;
+    # the cell after a figure opens the next slide; a slide-code cell keeps code and output.
+    assert kinds[4:] == ["skip", "subslide", "subslide", "-"]
+    assert out[5]["outputs"] == [figure] and build.HIDE_INPUT in out[5]["metadata"]["tags"]
+    assert out[7]["outputs"] == [printed] and build.HIDE_INPUT not in out[7]["metadata"]["tags"]
+
+
+def test_the_slide_index_lists_the_syllabus():
+    page = build.slide_index([{"name": "03_momentum", "title": "03 · Momentum"}])
+    assert '<a href="03_momentum.slides.html">Momentum</a>' in page
+    assert "<code>sgd_momentum</code>" in page  # the README's goals, with code spans

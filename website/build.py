@@ -297,6 +297,7 @@ def for_the_slides(nb: dict) -> dict:
     """
     cells: list[dict] = []
     carry = None  # "slide" or "subslide" from a skipped cell, for the next shown cell
+    anchor: int | None = None  # where notes go when a heading cell became several slides
     after_figure = False
     for cell in nb["cells"]:
         with_alt_text(without_widget_views(cell))
@@ -315,8 +316,14 @@ def for_the_slides(nb: dict) -> dict:
             cells.append(cell)
             continue
         if kind == "notes":
-            cells.append(cell)
+            # Notes after a heading cell that was split belong to its first slide.
+            if anchor is None:
+                cells.append(cell)
+            else:
+                cells.insert(anchor, cell)
+            anchor = None
             continue
+        anchor = None
         has_figure = cell["cell_type"] == "code" and any(
             "image/png" in o.get("data", {}) for o in cell["outputs"]
         )
@@ -330,7 +337,10 @@ def for_the_slides(nb: dict) -> dict:
         if cell["cell_type"] != "markdown":
             cells.append(cell)
             continue
-        for i, piece in enumerate(split_for_slides("".join(cell["source"]))):
+        pieces = split_for_slides("".join(cell["source"]))
+        if len(pieces) > 1 and re.match(r"#{1,2} ", pieces[0]):
+            anchor = len(cells) + 1  # just after the first piece
+        for i, piece in enumerate(pieces):
             part = json.loads(json.dumps(cell))
             part["source"] = piece
             if i:
