@@ -68,7 +68,7 @@ def test_the_slides_skip_optional_cells_and_keep_slide_starts():
 def test_slides_show_figures_alone_hide_code_and_split_long_text():
     figure = {"output_type": "display_data", "data": {"image/png": "x"}}
     printed = {"output_type": "stream", "name": "stdout", "text": "all checks passed"}
-    long_text = "## 2 · A section\n\n" + "\n\n".join(["word " * 60] * 3)
+    long_text = "## 2 · A section\n\n" + "\n\n".join(["Word " * 60] * 3)
     nb = {
         "cells": [
             cell("markdown", long_text, slide="slide"),

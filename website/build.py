@@ -256,6 +256,21 @@ def _smaller_blocks(block: str, limit: int) -> list[str]:
     return [" ".join(pieces)] if len(pieces) == 1 else [p for p in pieces if p]
 
 
+def _is_lead_in(block: str) -> bool:
+    """A heading, a bold label ("**You will learn**") or a line ending in a colon."""
+    last = block.rstrip().splitlines()[-1] if block.strip() else ""
+    return bool(
+        re.match(r"#{1,6} ", last) or re.fullmatch(r"\*\*[^*]+\*\*:?", last) or last.endswith(":")
+    )
+
+
+def _belong_together(before: str, after: str) -> bool:
+    """Two blocks a slide break must not separate: a lead-in and what it introduces, or a
+    sentence that runs on after a displayed equation."""
+    runs_on = before.rstrip().endswith(",") or bool(re.match(r"[a-z(]", after.lstrip()))
+    return _is_lead_in(before) or runs_on
+
+
 def split_for_slides(source: str, limit: int = SLIDE_WORDS) -> list[str]:
     """A Markdown cell cut into pieces of at most ``limit`` words where possible.
 
@@ -277,9 +292,15 @@ def split_for_slides(source: str, limit: int = SLIDE_WORDS) -> list[str]:
     pieces: list[list[str]] = []
     for block in blocks:
         size = sum(len(b.split()) for b in pieces[-1]) if pieces else 0
-        after_heading = bool(pieces) and bool(re.match(r"#{1,6} ", pieces[-1][-1]))
-        if pieces and (after_heading or size + len(block.split()) <= limit):
+        if not pieces:
+            pieces.append([block])
+        elif size + len(block.split()) <= limit:
             pieces[-1].append(block)
+        elif _belong_together(pieces[-1][-1], block):
+            if len(pieces[-1]) > 1 and _is_lead_in(pieces[-1][-1]):
+                pieces.append([pieces[-1].pop(), block])  # the lead-in moves with its block
+            else:
+                pieces[-1].append(block)
         else:
             pieces.append([block])
     return ["\n\n".join(p) for p in pieces] or [source]
@@ -298,6 +319,7 @@ def for_the_slides(nb: dict) -> dict:
     cells: list[dict] = []
     carry = None  # "slide" or "subslide" from a skipped cell, for the next shown cell
     anchor: int | None = None  # where notes go when a heading cell became several slides
+    slide_words = 0  # words of Markdown on the slide being filled
     after_figure = False
     for cell in nb["cells"]:
         with_alt_text(without_widget_views(cell))
@@ -333,8 +355,9 @@ def for_the_slides(nb: dict) -> dict:
             elif has_figure or after_figure:
                 kind = "subslide"
         carry, after_figure = None, has_figure
-        show["slide_type"] = kind
         if cell["cell_type"] != "markdown":
+            show["slide_type"] = kind
+            slide_words = 0 if kind in ("slide", "subslide") else slide_words
             cells.append(cell)
             continue
         pieces = split_for_slides("".join(cell["source"]))
@@ -343,9 +366,14 @@ def for_the_slides(nb: dict) -> dict:
         for i, piece in enumerate(pieces):
             part = json.loads(json.dumps(cell))
             part["source"] = piece
+            words = len(piece.split())
+            # A piece opens a slide of its own when the slide it would join is full.
+            if i or (kind in ("-", "fragment") and slide_words + words > SLIDE_WORDS):
+                kind = "subslide"
             if i:
-                part["metadata"]["slideshow"]["slide_type"] = "subslide"
                 part["id"] = f"{cell.get('id', 'cell')}-{i}"
+            part["metadata"]["slideshow"]["slide_type"] = kind
+            slide_words = words if kind in ("slide", "subslide") else slide_words + words
             cells.append(part)
     nb["cells"] = cells
     return nb
