@@ -27,6 +27,8 @@ TOKEN = "course-lab-check"
 # What the explorer shows before anyone touches it (the tuned setting for kappa = 25).
 START_TEXT = "rate 0.667"
 FALLBACK_TEXT = "no widget frontend"
+READOUT = ".hb-explorer-rate"  # the explorer's rate readout (an ipywidgets.HTML)
+READOUT_PANEL = ".jp-OutputArea-output"
 
 
 def _free_port() -> int:
@@ -106,28 +108,32 @@ def check_explorer_in_lab(context) -> list[str]:
             # Not awaited: the command waits for the dialog's answer, given just below.
             tab.evaluate("() => { jupyterapp.commands.execute('notebook:restart-run-all'); }")
             tab.locator(".jp-Dialog .jp-mod-accept").click()  # "Restart Kernel?"
-            readout = tab.get_by_text(START_TEXT, exact=False).first
-            readout.wait_for(state="visible", timeout=240_000)
-            sliders = tab.locator(".jp-OutputArea-output .widget-slider")
-            if sliders.count() < 2:
-                problems.append(f"expected the explorer's sliders, found {sliders.count()}")
+            readout = tab.locator(READOUT)
+            readout.wait_for(state="attached", timeout=240_000)
             readout.scroll_into_view_if_needed()
+            # JupyterLab leaves off-screen text unrendered, so read textContent, not innerText.
+            text_of = "(selector) => document.querySelector(selector).textContent.trim()"
+            tab.wait_for_function(f"() => ({text_of})({READOUT!r}) !== ''")
+            shown = tab.evaluate(text_of, READOUT)
+            if shown != START_TEXT:
+                problems.append(f"the explorer starts at {shown!r}, not {START_TEXT!r}")
+            sliders = tab.locator(f"{READOUT_PANEL} .widget-slider")
+            if sliders.count() < 3:
+                problems.append(f"expected the explorer's three sliders, found {sliders.count()}")
             SHOTS.mkdir(parents=True, exist_ok=True)
             tab.screenshot(path=str(SHOTS / "lab_05_explorer.png"))
             # Moving a slider must redraw: the readout changes.
-            handle = sliders.first.locator(".noUi-handle, .slider-handle, [role=slider]").first
+            handle = sliders.first.locator(".noUi-handle").first
             handle.focus()
             for _ in range(3):
                 handle.press("ArrowRight")
-            tab.wait_for_function(
-                "(start) => !document.body.innerText.includes(start)", arg=START_TEXT
-            )
+            tab.wait_for_function(f"(start) => ({text_of})({READOUT!r}) !== start", arg=START_TEXT)
             # Wait until every cell has run, then look for the fallback text.
             tab.wait_for_function(
                 "() => window.jupyterapp.shell.currentWidget.sessionContext.session"
                 ".kernel.status === 'idle'"
             )
-            if FALLBACK_TEXT in tab.inner_text(".jp-Notebook"):
+            if FALLBACK_TEXT in tab.evaluate(text_of, ".jp-Notebook"):
                 problems.append(f"the notebook printed the fallback {FALLBACK_TEXT!r}")
         except Exception as error:  # a timeout is the usual way this fails: say where
             problems.append(f"{type(error).__name__}: {str(error).splitlines()[0][:300]}")
