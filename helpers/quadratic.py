@@ -18,8 +18,8 @@ So the whole theory is a number per eigenvalue (GD) or a 2x2 matrix per eigenval
   gradient function; ``steps_to_tol`` and ``measured_rate`` read a run's error sequence. These
   three are the course's one simulator and its two measurements: every notebook uses them with
   this meaning.
-- ``run_heavy_ball``, ``iterations_to_tolerance``: simulation on a diagonal quadratic, with
-  optional additive gradient noise (``momentum=0`` is plain GD / SGD).
+- ``iterations_to_tolerance``: the first step with ``||e_t|| <= tol ||e_0||`` on a diagonal
+  quadratic, streamed, for runs too long to store.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ __all__ = [
     "heavy_ball_path",
     "steps_to_tol",
     "measured_rate",
-    "run_heavy_ball",
     "iterations_to_tolerance",
 ]
 
@@ -206,45 +205,6 @@ def _check_start(x0: Any, n: int) -> np.ndarray:
     return start
 
 
-def run_heavy_ball(
-    lr: float,
-    momentum: float,
-    eigvals: ArrayLike,
-    x0: ArrayLike,
-    steps: int,
-    *,
-    grad_noise: float = 0.0,
-    seed: int = 0,
-) -> np.ndarray:
-    """Heavy ball on ``f(e) = 1/2 sum_i lambda_i e_i**2`` from ``e_0 = x0``, ``v_0 = 0``.
-
-    Each step: ``g = lambda * e + grad_noise * xi`` (``xi`` standard normal, fresh every step and
-    coordinate), ``v <- momentum * v + g``, ``e <- e - lr * v``. ``momentum=0`` is GD (or SGD when
-    ``grad_noise > 0``). ``e`` is the error ``x - x*`` in the eigenbasis, so ``f - f* =
-    1/2 sum_i lambda_i e_i**2``.
-
-    ``x0`` of shape ``(n,)`` gives one run; shape ``(runs, n)`` gives independent runs side by
-    side (useful to average over noise). Returns every iterate: shape ``(steps + 1, *x0.shape)``,
-    row 0 being ``x0``. The noise comes from ``np.random.default_rng(seed)``.
-    """
-    lr, b, values = check_lr(lr), check_momentum(momentum), _check_eigvals(eigvals)
-    steps = check_count(steps, "steps", 0)
-    sigma = check_nonnegative(grad_noise, "grad_noise")
-    e = _check_start(x0, values.size)
-    rng = np.random.default_rng(seed) if sigma > 0 else None
-    v = np.zeros_like(e)  # v_0 = 0, as init_momentum_states
-    out = np.empty((steps + 1, *e.shape))
-    out[0] = e
-    for k in range(1, steps + 1):
-        g = values * e
-        if rng is not None:
-            g += sigma * rng.standard_normal(e.shape)
-        v = b * v + g
-        e = e - lr * v
-        out[k] = e
-    return out
-
-
 def iterations_to_tolerance(
     lr: float,
     momentum: float,
@@ -253,9 +213,12 @@ def iterations_to_tolerance(
     tol: float = 1e-6,
     max_steps: int = 1_000_000,
 ) -> int:
-    """First ``k`` with ``||e_k|| <= tol * ||e_0||``: noiseless heavy ball (GD if momentum=0).
+    """First ``t`` with ``||e_t|| <= tol * ||e_0||``: noiseless heavy ball (GD if momentum=0).
 
-    Same iteration as ``run_heavy_ball`` (``v_0 = 0``) on a single run ``x0`` of shape ``(n,)``,
+    A first dip, streamed without storing the path: a rippling run may rise above ``tol`` again
+    afterwards, which ``steps_to_tol`` (the error stays below) would count.
+
+    Same iteration as ``heavy_ball_path`` (``v_0 = 0``) on a single run ``x0`` of shape ``(n,)``,
     without storing the path. Raises ``RuntimeError`` if ``max_steps`` steps are not enough
     (e.g. when ``heavy_ball_rate(lr, momentum, eigvals) >= 1``).
     """
