@@ -269,8 +269,8 @@ def heavy_ball_path(
     ``x_{t+1} = x_t - lr * (g_t + momentum * v_{t+1})``, ``torch.optim.SGD(nesterov=True)``.
     ``grad`` maps an iterate (a float64 array shaped like ``x0``) to its gradient; it may draw
     noise, which makes this SGD. Returns shape ``(steps + 1, *x0.shape)``, row 0 a copy of
-    ``x0``. A run whose norm exceeds ``blow_up`` stops there (the path is then shorter), so a
-    divergent setting is seen to diverge instead of overflowing to inf and NaN.
+    ``x0``. A run whose norm exceeds ``blow_up``, or that overflows, stops there (the path is
+    then shorter), so a divergent setting is seen to diverge instead of carrying inf and NaN.
     """
     lr, b = check_lr(lr), check_momentum(momentum)
     steps = check_count(steps, "steps", 0)
@@ -289,8 +289,11 @@ def heavy_ball_path(
         v = b * v + g
         x = x - lr * (g + b * v if nesterov else v)
         path.append(x)
-        if not float(np.linalg.norm(x)) <= limit:  # also stops at inf or NaN
+        if not np.all(np.isfinite(x)):  # overflowed: nothing after this step means anything
             break
+        with np.errstate(over="ignore"):  # a huge finite x: its norm is inf, above any limit
+            if float(np.linalg.norm(x)) > limit:
+                break
     return np.array(path)
 
 
