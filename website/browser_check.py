@@ -8,9 +8,9 @@ request goes to any host but the local test server (such requests are blocked an
 One screenshot per page lands in _build/screenshots/.
 
 What a person sees (website/reading_check.py): every deck is stepped through slide by slide at
-1280x720 and 1920x1080 (a screenshot of each slide at 1280x720); no slide's content is taller than the
-slide, every figure is fully inside the window when its slide is shown, no slide has more than
-about 120 words, every section slide has speaker notes, every figure has alt text. Every
+1280x720 and 1920x1080 (a screenshot of each slide at 1280x720); no slide's content is taller
+than the slide, every figure is fully inside the window when its slide is shown, no slide has
+more than about 120 words, every section slide has speaker notes, every figure has alt text. Every
 chapter page is read at 1280 px wide: no TeX source left in its text, no code block wider than
 its box, figure text at least 11 px high; and a screenshot at 1920 px.
 
