@@ -105,6 +105,9 @@ img.course-wide { max-width: none !important; position: relative; z-index: 5;
   /* A scrolling box prints only its first screenful, then empty pages: let it grow. */
   div.highlight, div.cell_input, div.cell_output, pre { overflow: visible !important;
     max-height: none !important; }
+  /* A code block kept whole would leave the rest of a page empty when it does not fit. */
+  div[class*="highlight"], div.cell_input, pre { break-inside: auto !important;
+    display: block !important; }
   .bd-main .bd-content .bd-article-container { max-width: 100%; }
 }
 """
