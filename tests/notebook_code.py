@@ -45,3 +45,14 @@ def load_definitions(notebook: str | Path, names: list[str]) -> dict[str, Any]:
     namespace: dict[str, Any] = {"__name__": f"notebook_{path.stem}"}
     exec(compile(module, str(path), "exec"), namespace)
     return {name: namespace[name] for name in names}
+
+
+def defined_names(source: str) -> set[str]:
+    """Names a cell's code binds at top level: its functions, classes and assigned names."""
+    names: set[str] = set()
+    for node in ast.parse(TransformerManager().transform_cell(source)).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return names

@@ -11,7 +11,6 @@ step index in the text.
 
 from __future__ import annotations
 
-import ast
 import itertools
 import json
 import math
@@ -22,7 +21,7 @@ import numpy as np
 import problems
 import pytest
 import torch
-from notebook_code import load_definitions
+from notebook_code import defined_names, load_definitions
 from problems import leaves
 
 import helpers.optim
@@ -174,39 +173,13 @@ def tags(cell: dict) -> list[str]:
     return cell.get("metadata", {}).get("tags", [])
 
 
-def defined_names(cell: dict) -> set[str]:
-    names = set()
-    for node in ast.parse("".join(cell["source"]).replace("get_ipython()", "ip")).body:
-        if isinstance(node, ast.FunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
-    return names
-
-
-def test_core_path_is_short_and_optional_blocks_open_properly():
-    core = sum(
-        len("".join(c["source"]).split())
-        for c in cells()
-        if c["cell_type"] == "markdown"
-        and "optional" not in tags(c)
-        and c["metadata"].get("slideshow", {}).get("slide_type") != "notes"  # lecturer's notes
-    )
-    assert core <= 2000, core
-    previous = False
-    for i, cell in enumerate(cells()):
-        optional = "optional" in tags(cell)
-        if optional and not previous:
-            assert cell["cell_type"] == "markdown", i
-            assert "".join(cell["source"]).lstrip().startswith("**Going deeper (optional).**"), i
-        previous = optional
-
-
 def test_solutions_do_not_redefine_the_learners_functions():
     learner, solutions = set(), set()
     for cell in cells():
         if cell["cell_type"] == "code":
-            (solutions if "solution" in tags(cell) else learner).update(defined_names(cell))
+            (solutions if "solution" in tags(cell) else learner).update(
+                defined_names("".join(cell["source"]))
+            )
     assert not learner & solutions, learner & solutions
     for name in ("minibatch_variance", "sgd_fixed", "predict_next_loss", "design_schedule"):
         assert name in learner and f"{name}_solution" in solutions, name

@@ -13,7 +13,7 @@ import json
 
 import pytest
 import torch
-from notebook_code import NOTEBOOKS, load_definitions
+from notebook_code import NOTEBOOKS, defined_names, load_definitions
 
 from helpers.optim import init_momentum_states, sgd_momentum, sgd_momentum_ema
 
@@ -186,44 +186,18 @@ def test_ema_solution_moves_32_bytes_and_equals_the_course_ema(nb):
 
 
 # ----------------------------------------------------------------------------------------------
-# Structure: core length, optional blocks, solutions that do not redefine the learner's names
+# Structure: solutions that do not redefine the learner's names (core length and optional
+# blocks: tests/test_course_structure.py)
 # ----------------------------------------------------------------------------------------------
-
-
-def test_core_path_is_short_and_optional_blocks_open_properly():
-    core = sum(
-        len("".join(c["source"]).split())
-        for c in cells()
-        if c["cell_type"] == "markdown"
-        and "optional" not in tags(c)
-        and c["metadata"].get("slideshow", {}).get("slide_type") != "notes"  # lecturer's notes
-    )
-    assert core <= 2000, core
-    previous = False
-    for i, cell in enumerate(cells()):
-        optional = "optional" in tags(cell)
-        if optional and not previous:
-            text = "".join(cell["source"]).lstrip()
-            assert cell["cell_type"] == "markdown", i
-            assert text.startswith("**Going deeper (optional).**"), i
-        previous = optional
-
-
-def top_level_names(cell):
-    names = set()
-    for node in ast.parse("".join(cell["source"]).replace("get_ipython()", "ip")).body:
-        if isinstance(node, ast.FunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
-    return names
 
 
 def test_solutions_define_only_solution_names():
     learner, solutions = set(), set()
     for cell in cells():
         if cell["cell_type"] == "code":
-            (solutions if "solution" in tags(cell) else learner).update(top_level_names(cell))
+            (solutions if "solution" in tags(cell) else learner).update(
+                defined_names("".join(cell["source"]))
+            )
     assert solutions, "no solution cells"
     assert all(name.endswith("_solution") for name in solutions), solutions
     for name in ("floor_ms", "predicted_bytes", "nesterov_step", "ema_step"):
