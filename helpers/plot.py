@@ -14,6 +14,8 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from cycler import cycler
+from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 # Colour-blind-safe palette (Okabe & Ito 2008), in the order lines are drawn.
 COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
@@ -25,7 +27,9 @@ _STYLE: dict[str, Any] = {
     "font.size": 14,
     "axes.titlesize": 15,
     "axes.labelsize": 14,
-    "legend.fontsize": 12,
+    "legend.fontsize": 14,
+    "xtick.labelsize": 14,
+    "ytick.labelsize": 14,
     "lines.linewidth": 2.5,
     "lines.markersize": 6,
     "axes.grid": True,
@@ -38,8 +42,59 @@ _STYLE: dict[str, Any] = {
 
 
 def use_course_style() -> None:
-    """Set matplotlib's rcParams to the course style (large fonts, thick lines, safe colours)."""
+    """Set matplotlib's rcParams to the course style (large fonts, thick lines, safe colours).
+
+    In a notebook, figures are also stored as pixel-doubled PNGs (sharp on a projector at
+    1920x1080) that record their smallest text size; see ``figure_png``.
+    """
     mpl.rcParams.update(_STYLE)  # type: ignore[arg-type]  # keys are rcParams names
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python: nothing to display into
+        return
+    shell = get_ipython()
+    if shell is not None:
+        from matplotlib.figure import Figure
+
+        shell.display_formatter.formatters["image/png"].for_type(Figure, figure_png)
+
+
+def smallest_text_pt(fig: Figure) -> float | None:
+    """The font size, in points, of the smallest visible non-empty text in ``fig``."""
+    fig.canvas.draw()  # tick labels exist only once the figure is drawn
+    sizes = [
+        text.get_fontsize()
+        for text in fig.findobj(Text)
+        if text.get_visible() and text.get_text().strip() and _shown(text)
+    ]
+    return min(sizes) if sizes else None
+
+
+def _shown(text: Text) -> bool:
+    """False for a text outside its figure (a tick label beyond the axis limits is kept out)."""
+    box = text.get_window_extent()
+    width, height = text.figure.bbox.width, text.figure.bbox.height  # type: ignore[union-attr]
+    return box.x1 > 0 and box.y1 > 0 and box.x0 < width and box.y0 < height
+
+
+def figure_png(fig: Figure) -> tuple[str, dict[str, float]] | None:
+    """A figure as a base64 PNG at twice its pixel size, with the metadata a page needs.
+
+    ``width`` and ``height`` are the display size (half the pixels, as IPython's "retina"
+    format). ``text_px`` is the smallest text height in the PNG's own pixels:
+    points x dpi / 72 x 2. A page that shows the image ``w`` pixels wide shows that text
+    ``text_px x w / png_width`` pixels high, which the slide and page checks measure.
+    """
+    from IPython.core.pylabtools import retina_figure
+
+    smallest = smallest_text_pt(fig)
+    result = retina_figure(fig, base64=True, bbox_inches="tight")
+    if result is None:
+        return None
+    data, metadata = result
+    if smallest is not None:
+        metadata["text_px"] = round(smallest * fig.dpi / 72 * 2, 2)
+    return data, metadata
 
 
 def plot_contour_paths(

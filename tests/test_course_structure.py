@@ -168,24 +168,6 @@ def test_a_solution_never_redefines_the_learners_function(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_every_core_section_has_speaker_notes(path):
-    """Each ``## `` section of the core carries a notes cell for the lecturer."""
-    cells = load(path)["cells"]
-    starts = [
-        i
-        for i, c in enumerate(cells)
-        if c["cell_type"] == "markdown"
-        and "optional" not in tags(c)
-        and re.match(r"#{1,2} ", source(c))
-    ]
-    for start, end in zip(starts, [*starts[1:], len(cells)], strict=True):
-        notes = [c for c in cells[start:end] if c["cell_type"] == "markdown" and is_notes(c)]
-        title = source(cells[start]).splitlines()[0]
-        assert notes, f"{path.name}: section {title!r} has no speaker notes"
-        assert all(len(source(n).split()) >= 15 for n in notes), f"{title!r}: notes too short"
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_figure_says_what_it_shows(path):
     """A figure's alt text is a sentence about its finding (cell metadata ``alt``)."""
     for i, cell in enumerate(load(path)["cells"]):
