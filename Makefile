@@ -6,7 +6,8 @@
 #   make lint      ruff check + ruff format --check, and mypy on helpers/
 #   make bench     benchmarks/optimizer_step.py (prints ratios; QUICK=1 short, SMOKE=1 seconds)
 #   make book      the website, from the committed notebooks -> _build/book/_build/html/index.html
-#   make slides    one reveal.js deck per notebook -> _build/slides/index.html
+#   make slides    the lecture decks (lectures/*.md) as reveal.js -> _build/slides/index.html
+#   make handouts  each deck printed two slides to an A4 page -> _build/handouts/
 #   make browser-check   open every page and deck in headless Chromium and check it
 #   make pdf       a PDF handout per chapter (the website page, core path) -> _build/pdf/
 
@@ -22,7 +23,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.
          --nbval-cell-timeout 300 -n 2 --dist loadfile
 
 .PHONY: lab test test-unit test-notebooks test-portable execute lint format bench book slides \
-        browser-check pdf clean
+        browser-check pdf handouts clean
 
 # torch's CPU build. On Linux, PyPI's torch wheel is the CUDA build, with gigabytes of CUDA
 # libraries; PyTorch's CPU index serves the same release as 2.13.0+cpu, which pip then prefers.
@@ -97,17 +98,21 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/optimizer_step.py $(if $(QUICK),--quick,) $(if $(SMOKE),--smoke,)
 
 book: $(SITE_STAMP)
-	$(BIN)/python website/build.py book
+	$(BIN)/python -m website.build book
 
 slides: $(SITE_STAMP)
-	$(BIN)/python website/build.py slides
+	$(BIN)/python -m website.build slides
 
 browser-check: $(SITE_STAMP)
-	$(BIN)/python website/browser_check.py
+	$(BIN)/python -m website.browser_check
+
+handouts: $(SITE_STAMP)
+	@test -f _build/slides/index.html || $(MAKE) slides
+	$(BIN)/python -m website.handouts
 
 pdf: $(SITE_STAMP)
 	@test -d _build/book/_build/html || $(MAKE) book
-	$(BIN)/python website/pdf.py
+	$(BIN)/python -m website.pdf
 
 clean:
 	rm -rf $(VENV) results _build website/node_modules

@@ -63,8 +63,7 @@ def complete_deck(extra: str = "", minutes: float = 9) -> list[str]:
     return [
         "# Title\n\n" + NOTES.format(m=1),
         "## Agenda\n\n- one\n\n" + NOTES.format(m=1),
-        '<!-- .slide: class="question" -->\n## Q\n\nNote:\nSay: x\nAsk: q?\nAnswer: a.\n'
-        "Minutes: 2",
+        '<!-- .slide: class="question" -->\n## Q\n\nNote:\nSay: x\nAsk: q?\nAnswer: a.\nMinutes: 2',
         '<!-- .slide: class="exercise" -->\n## Do it\n\nNote:\nSay: x\nAsk: q?\nAnswer: a.\n'
         f"Minutes: {minutes}",
         f"## Body\n\n{extra}\n\n" + NOTES.format(m=30),

@@ -6,14 +6,11 @@ the notebook rewriting they rely on, on small notebooks made here.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+import base64
 
-SPEC = importlib.util.spec_from_file_location(
-    "website_build", Path(__file__).resolve().parent.parent / "website" / "build.py"
-)
-build = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(build)
+import pytest
+
+from website import build, decks
 
 
 def cell(kind, text, tags=(), slide="-", outputs=None):
@@ -51,48 +48,86 @@ def test_the_site_boxes_only_optional_cells_and_drops_widget_views():
     assert out["cells"][2]["outputs"] == [figure]
 
 
-def test_the_slides_skip_optional_cells_and_keep_slide_starts():
+def test_site_images_carry_alt_text_and_their_text_size():
+    figure = {
+        "output_type": "display_data",
+        "data": {"image/png": "x"},
+        "metadata": {"image/png": {"width": 400, "text_px": 31.11}},
+    }
+    c = build.with_alt_text(cell("code", "plt.show()", outputs=[figure]))
+    c["metadata"]["alt"] = "A sentence."
+    options = build.with_alt_text(c)["metadata"]["mystnb"]["image"]
+    assert options == {"alt": "A sentence.", "classes": "text-px-3111"}
+
+
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(16)).decode()
+DECK = """# Title
+Lecture 1
+
+Note:
+Say: Hello.
+Minutes: 1
+
+---
+
+<!-- .slide: class="question" -->
+## The claim, with $x_1 = 0.5$
+
+![](figure:01-fig)
+
+{{ output: 01-table }}
+
+Note:
+Say: Look.
+Point at: the curve.
+Minutes: 2
+
+---
+
+## Backup
+
+Note:
+Say: Extra.
+Minutes: 0
+"""
+
+
+def test_a_deck_becomes_reveal_sections_with_figures_tables_and_notes(tmp_path, monkeypatch):
+    pytest.importorskip("markdown_it")  # a website package (requirements-book.txt)
+    figure = {"output_type": "display_data", "data": {"image/png": PNG}}
+    figure["metadata"] = {"image/png": {"text_px": 31.11}}
+    table = {"output_type": "display_data", "data": {"text/markdown": "| a |\n|---|\n| 7 |"}}
     nb = {
         "cells": [
-            cell("markdown", "a", slide="slide"),
-            cell("markdown", "deep", tags=["optional"], slide="slide"),
-            cell("code", "deep code", tags=["optional"]),
-            cell("markdown", "b"),  # continued the optional slide: now it opens one
-            cell("markdown", "c"),
+            {
+                "cell_type": "code",
+                "metadata": {"label": "01-fig", "alt": "Alt."},
+                "outputs": [figure],
+            },
+            {"cell_type": "code", "metadata": {"label": "01-table"}, "outputs": [table]},
         ]
     }
-    kinds = [c["metadata"]["slideshow"]["slide_type"] for c in build.for_the_slides(nb)["cells"]]
-    assert kinds == ["slide", "skip", "skip", "slide", "-"]
+    monkeypatch.setattr(decks, "load_notebook", lambda stem: nb)
+    path = tmp_path / "01_x.md"
+    path.write_text(DECK)
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    page = build.deck_html(decks.parse_deck(path), figures)
+    assert page.count("<section") == 3 and page.count('<aside class="notes">') == 3
+    assert '<section class="question">' in page and 'class="backup"' in page
+    assert "\\(x_1 = 0.5\\)" in page  # TeX for MathJax, its underscore not emphasis
+    assert (
+        '<img class="r-stretch" src="figures/01-fig.png" alt="Alt." data-text-px="31.11">' in page
+    )
+    assert (figures / "01-fig.png").read_bytes().startswith(b"\x89PNG")
+    assert "<td>7</td>" in page  # the labelled cell's printed table
+    assert "<strong>Point at:</strong> the curve." in page
 
 
-def test_slides_show_figures_alone_hide_code_and_split_long_text():
-    figure = {"output_type": "display_data", "data": {"image/png": "x"}}
-    printed = {"output_type": "stream", "name": "stdout", "text": "all checks passed"}
-    long_text = "## 2 · A section\n\n" + "\n\n".join(["Word " * 60] * 3)
-    nb = {
-        "cells": [
-            cell("markdown", long_text, slide="slide"),
-            cell("markdown", "what to say " * 10, slide="notes"),
-            cell("code", "assert True", outputs=[printed]),
-            cell("code", "plt.show()", outputs=[figure, printed]),
-            cell("markdown", "after the figure"),
-            cell("code", "shown()", tags=["slide-code"], outputs=[printed]),
-        ]
-    }
-    out = build.for_the_slides(nb)["cells"]
-    kinds = [c["metadata"]["slideshow"]["slide_type"] for c in out]
-    # The heading cell became three slides; its notes stay on the first one.
-    assert kinds[:4] == ["slide", "notes", "subslide", "subslide"]
-    assert out[0]["source"].startswith("## 2 · A section")
-    assert all(len(c["source"].split()) <= build.SLIDE_WORDS for c in out[:4] if c is not out[1])
-    # A check with nothing to show is skipped; a figure opens a slide without its printout;
-    # the cell after a figure opens the next slide; a slide-code cell keeps code and output.
-    assert kinds[4:] == ["skip", "subslide", "subslide", "-"]
-    assert out[5]["outputs"] == [figure] and build.HIDE_INPUT in out[5]["metadata"]["tags"]
-    assert out[7]["outputs"] == [printed] and build.HIDE_INPUT not in out[7]["metadata"]["tags"]
-
-
-def test_the_slide_index_lists_the_syllabus():
-    page = build.slide_index([{"name": "03_momentum", "title": "03 · Momentum"}])
-    assert '<a href="03_momentum.slides.html">Momentum</a>' in page
+def test_the_slide_index_lists_each_lecture_with_its_length(tmp_path):
+    path = tmp_path / "03_momentum.md"
+    path.write_text(DECK)
+    page = build.slide_index([decks.parse_deck(path)])
+    assert '<a href="03_momentum.html">Title</a>' in page and "3 min" in page
     assert "<code>sgd_momentum</code>" in page  # the README's goals, with code spans
+    assert 'href="../handouts/03_momentum.pdf"' in page

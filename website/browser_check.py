@@ -1,18 +1,23 @@
-"""Open every page of the built website and every slide deck in headless Chromium, and check them.
+"""Open every page of the built website and every lecture deck in headless Chromium, and check them.
 
-    python website/browser_check.py        (after `make book` and `make slides`)
+    python -m website.browser_check        (after `make book` and `make slides`)
 
-For each page: the title is right; where the notebook has maths, MathJax has rendered at least
-one equation; every image has loaded (naturalWidth > 0); the console shows no errors; and no
+For each page: the title is right; where there is maths, MathJax has rendered at least one
+equation; every image has loaded (naturalWidth > 0); the console shows no errors; and no
 request goes to any host but the local test server (such requests are blocked and reported).
 One screenshot per page lands in _build/screenshots/.
 
-What a person sees (website/reading_check.py): every deck is stepped through slide by slide at
-1280x720 and 1920x1080 (a screenshot of each slide at 1280x720); no slide's content is taller
-than the slide, every figure is fully inside the window when its slide is shown, no slide has
-more than about 120 words, every section slide has speaker notes, every figure has alt text. Every
-chapter page is read at 1280 px wide: no TeX source left in its text, no code block wider than
-its box, figure text at least 11 px high; and a screenshot at 1920 px.
+What an instructor needs (website/reading_check.py): every deck is stepped through slide by
+slide, transitions off, at 1280x720 and 1920x1080, with a screenshot of each slide at both
+sizes. Per slide: content no taller than the slide, at most 40 words, speaker notes with Say:
+and Minutes:, no pointer to a notebook cell or unseen output, every figure fully in the window
+with alt text and its smallest text at least 18 px (at 1280x720; scaled at 1920x1080). Per deck:
+the minutes add up to 45-50. A summary line per deck gives slides, minutes, words per slide
+and the smallest figure text.
+
+What a learner sees: every chapter page is read at 1280 px wide: no TeX source left in its
+text, no code block wider than its box, figure text at least 11 px high, no worked solution
+shown unfolded; and a screenshot at 1920 px.
 
 Last, notebook 05 in a live JupyterLab (website/lab_check.py): Restart and Run All shows the
 explorer at the tuned setting, and it responds to a slider. Skips, with a message, when no
@@ -31,9 +36,10 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
-from build import notebook_status  # website/build.py: one reading of a notebook's title
-from lab_check import check_explorer_in_lab  # website/lab_check.py: the live explorer
-from reading_check import DECK_VIEWPORTS, check_deck, check_reading  # what a person sees
+from website import decks
+from website.build import notebook_status  # one reading of a notebook's title
+from website.lab_check import check_explorer_in_lab  # the live explorer
+from website.reading_check import DECK_VIEWPORTS, check_deck, check_reading  # what a person sees
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
@@ -52,7 +58,7 @@ CHROMIUM_FLAGS = [
     "--disable-quic",
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-TOTALS: dict[str, list[int]] = {}  # per deck size: slides, overflowing, figures, hidden, notes
+MEASURED: list[tuple[str, dict]] = []  # (deck at a size, what check_deck measured)
 
 
 def pages() -> list[dict]:
@@ -65,7 +71,9 @@ def pages() -> list[dict]:
         short = re.sub(r"[`*]", "", info["title"]).split("·")[-1].strip()[:20]
         page = {**info, "url": f"book/_build/html/{path.stem}.html", "title": short}
         result.append({**page, "reading": True})
-        result.append({**info, "url": f"slides/{path.stem}.slides.html", "title": short})
+    for deck in decks.decks():
+        title = re.sub(r"[`*$]", "", deck.title)[:20]
+        result.append({"url": f"slides/{deck.name}.html", "title": title, "math": True})
     book = "book/_build/html"
     result.append({"url": f"{book}/intro.html", "title": COURSE_TITLE, "math": True})
     result.append({"url": f"{book}/status.html", "title": "Execution status", "math": False})
@@ -125,21 +133,17 @@ def check_page(context, base: str, page: dict) -> list[str]:
     images = tab.evaluate("() => document.images.length")
     name = page["url"].replace("/_build/html", "").replace("/", "_")
     tab.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
-    if page["url"].endswith(".slides.html"):
+    if page["url"].startswith("slides/") and page["url"] != "slides/index.html":
         for width, height in DECK_VIEWPORTS:
             tab.set_viewport_size({"width": width, "height": height})
             tab.wait_for_timeout(300)  # reveal.js re-lays out the deck on resize
-            # A screenshot of every slide at the first size (the second only measures).
-            first = (width, height) == DECK_VIEWPORTS[0]
             folder = SHOTS / "slides" / f"{name.removesuffix('.html')}-{width}x{height}"
-            found, counts = check_deck(tab, screenshots=folder if first else None)
+            found, measured = check_deck(tab, screenshots=folder)
             problems.extend(f"{width}x{height} {p}" for p in found)
-            before = TOTALS.get(f"{width}x{height}", [0] * len(counts))
-            TOTALS[f"{width}x{height}"] = [
-                a + b for a, b in zip(before, counts.values(), strict=True)
-            ]
+            MEASURED.append((f"{page['url']} at {width}x{height}", measured))
     elif page.get("reading"):
         problems.extend(check_reading(tab))
+        problems.extend(unfolded_solutions(tab))
         tab.set_viewport_size({"width": 1920, "height": 1080})
         tab.wait_for_timeout(300)
         tab.screenshot(path=str(SHOTS / f"{name.removesuffix('.html')}-1920.png"))
@@ -149,6 +153,18 @@ def check_page(context, base: str, page: dict) -> list[str]:
         f"{images} images"
     )
     return problems
+
+
+# A worked solution (a `def name_solution(`) is folded until the learner opens it.
+_VISIBLE_SOLUTIONS = """
+() => Array.from(document.querySelectorAll('pre'))
+  .filter(p => /def \\w+_solution\\(/.test(p.textContent) && p.checkVisibility())
+  .map(p => p.textContent.match(/def (\\w+_solution)/)[1])
+"""
+
+
+def unfolded_solutions(tab) -> list[str]:
+    return [f"solution shown unfolded: {name}" for name in tab.evaluate(_VISIBLE_SOLUTIONS)]
 
 
 def main() -> int:
@@ -186,10 +202,12 @@ def main() -> int:
         failed += bool(problems)
         context.close()
     server.shutdown()
-    for size, (slides, overflowing, figures, hidden, notes) in TOTALS.items():
+    for where, m in MEASURED:
         print(
-            f"decks at {size}: {slides} slides, {overflowing} overflowing, {figures} figures "
-            f"({hidden} not fully visible), {notes} speaker notes"
+            f"{where}: {m['slides']} slides, {m['minutes']:g} minutes, words per slide median "
+            f"{m['median_words']} max {m['max_words']}, {m['figures']} figures, smallest figure "
+            f"text {m['smallest_figure_text_px_at_1280'] or 0:.1f} px at 1280x720, "
+            f"{m['overflowing']} overflowing, {m['without_notes']} without notes"
         )
     print(f"screenshots in {SHOTS.relative_to(ROOT)}/")
     print(f"{passed} passed, {failed} failed")

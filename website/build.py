@@ -11,14 +11,18 @@ pages make no request to any other host.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
 import shutil
+import string
 import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
+
+from website import decks
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "website"
@@ -193,16 +197,22 @@ def slide_type(cell: dict) -> str:
 
 
 def with_alt_text(cell: dict) -> dict:
-    """A figure cell's ``alt`` metadata (a sentence: the figure's finding) on its images.
-
-    nbconvert reads the alt text from the output's metadata, myst-nb from its image options.
+    """A figure cell's ``alt`` metadata (a sentence: the figure's finding) on its images, and
+    its smallest text size as a class ``text-px-N`` (N: hundredths of a PNG pixel) that the
+    page check reads; myst-nb takes both from the cell's image options.
     """
-    alt = cell.get("metadata", {}).get("alt")
-    if cell["cell_type"] == "code" and alt:
-        for output in cell.get("outputs", []):
-            if "image/png" in output.get("data", {}):
-                output.setdefault("metadata", {}).setdefault("image/png", {})["alt"] = alt
-        cell["metadata"].setdefault("mystnb", {}).setdefault("image", {})["alt"] = alt
+    metadata = cell.get("metadata", {})
+    if cell["cell_type"] != "code":
+        return cell
+    options = {}
+    if metadata.get("alt"):
+        options["alt"] = metadata["alt"]
+    pngs = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+    sizes = {o.get("metadata", {}).get("image/png", {}).get("text_px") for o in pngs}
+    if len(sizes) == 1 and None not in sizes:
+        options["classes"] = f"text-px-{round(100 * sizes.pop())}"
+    if options:
+        metadata.setdefault("mystnb", {}).setdefault("image", {}).update(options)
     return cell
 
 
@@ -219,165 +229,6 @@ def for_the_site(nb: dict) -> dict:
         if cell["cell_type"] == "markdown" and OPTIONAL in tags(cell):
             cell["source"] = boxed_markdown("".join(cell["source"]))
         cells.append(cell)
-    nb["cells"] = cells
-    return nb
-
-
-SHOW_CODE = "slide-code"  # a code cell whose code an instructor wants on the slide
-HIDE_INPUT = "slide-hidden-input"  # added here; nbconvert's TagRemovePreprocessor drops it
-SLIDE_WORDS = 110  # a long Markdown cell is split into slides of at most about this many words
-
-
-def _smaller_blocks(block: str, limit: int) -> list[str]:
-    """A block over ``limit`` words cut between list items, or else between sentences."""
-    if len(block.split()) <= limit or block.lstrip().startswith(("$$", "```", "~~~")):
-        return [block]
-    lines = block.splitlines()
-    if lines[0].startswith("|"):  # a table: its rows in chunks, each under the header again
-        head, rows = lines[:2], lines[2:]
-        per_row = max(1, len(" ".join(rows).split()) // max(1, len(rows)))
-        step = max(1, (limit - len(" ".join(head).split())) // per_row)
-        return ["\n".join(head + rows[i : i + step]) for i in range(0, len(rows), step)]
-    item = re.compile(r"(?:[-*+]|\d+\.) ")
-    if item.match(lines[0]):
-        items: list[list[str]] = []
-        for line in lines:
-            if item.match(line) or not items:
-                items.append([line])
-            else:
-                items[-1].append(line)
-        return ["\n".join(i) for i in items]
-    # Sentences: a full stop, question or exclamation mark, then a space, outside maths.
-    text, pieces, start, maths = block, [], 0, False
-    for i, char in enumerate(text):
-        if char == "$":
-            maths = not maths
-        elif not maths and char in ".?!" and text[i + 1 : i + 2] in (" ", "\n"):
-            pieces.append(text[start : i + 1].strip())
-            start = i + 1
-    pieces.append(text[start:].strip())
-    return [" ".join(pieces)] if len(pieces) == 1 else [p for p in pieces if p]
-
-
-def _is_lead_in(block: str) -> bool:
-    """A heading, a bold label ("**You will learn**") or a line ending in a colon."""
-    last = block.rstrip().splitlines()[-1] if block.strip() else ""
-    return bool(
-        re.match(r"#{1,6} ", last) or re.fullmatch(r"\*\*[^*]+\*\*:?", last) or last.endswith(":")
-    )
-
-
-def _belong_together(before: str, after: str) -> bool:
-    """Two blocks a slide break must not separate: a lead-in and what it introduces, or a
-    sentence that runs on after a displayed equation."""
-    runs_on = before.rstrip().endswith(",") or bool(re.match(r"[a-z(]", after.lstrip()))
-    return _is_lead_in(before) or runs_on
-
-
-def split_for_slides(source: str, limit: int = SLIDE_WORDS) -> list[str]:
-    """A Markdown cell cut into pieces of at most ``limit`` words where possible.
-
-    Cuts fall at blank lines, then between list items, then between sentences; a displayed
-    equation, a table or a fenced block stays whole, and a heading stays with what follows.
-    """
-    blocks, current, fence, maths = [], [], False, False
-    for line in source.splitlines():
-        if line.lstrip().startswith(("```", "~~~")):
-            fence = not fence
-        if line.strip() == "$$" or (line.strip().startswith("$$") != line.strip().endswith("$$")):
-            maths = not maths
-        current.append(line)
-        if not line.strip() and not fence and not maths:
-            blocks.append("\n".join(current).strip("\n"))
-            current = []
-    blocks.append("\n".join(current).strip("\n"))
-    blocks = [small for b in blocks if b.strip() for small in _smaller_blocks(b, limit)]
-    pieces: list[list[str]] = []
-    for block in blocks:
-        size = sum(len(b.split()) for b in pieces[-1]) if pieces else 0
-        if not pieces:
-            pieces.append([block])
-        elif size + len(block.split()) <= limit:
-            pieces[-1].append(block)
-        elif _belong_together(pieces[-1][-1], block):
-            if len(pieces[-1]) > 1 and _is_lead_in(pieces[-1][-1]):
-                pieces.append([pieces[-1].pop(), block])  # the lead-in moves with its block
-            else:
-                pieces[-1].append(block)
-        else:
-            pieces.append([block])
-    return ["\n\n".join(p) for p in pieces] or [source]
-
-
-def for_the_slides(nb: dict) -> dict:
-    """The core path as slides: figures and short text, speaker notes, no deep dives.
-
-    - Optional cells and solutions are skipped; a skipped cell that opened a slide hands that
-      on to the next shown cell.
-    - A code cell shows its figures only (its code and printed checks stay in the notebook)
-      unless it is tagged ``slide-code``; with nothing left to show it is skipped.
-    - Each figure opens a slide of its own, and the cell after it opens the next one.
-    - A long Markdown cell becomes several slides.
-    """
-    cells: list[dict] = []
-    carry = None  # "slide" or "subslide" from a skipped cell, for the next shown cell
-    anchor: int | None = None  # where notes go when a heading cell became several slides
-    slide_words = 0  # words of Markdown on the slide being filled
-    after_figure = False
-    for cell in nb["cells"]:
-        with_alt_text(without_widget_views(cell))
-        show = cell.setdefault("metadata", {}).setdefault("slideshow", {})
-        kind = show.get("slide_type", "-")
-        if cell["cell_type"] == "code" and SHOW_CODE not in tags(cell):
-            cell["metadata"]["tags"] = [*tags(cell), HIDE_INPUT]
-            cell["outputs"] = [o for o in cell["outputs"] if "image/png" in o.get("data", {})]
-            if not cell["outputs"]:
-                kind = "skip"
-        if OPTIONAL in tags(cell) or kind == "skip":
-            original = show.get("slide_type", "-")
-            if original in ("slide", "subslide") and carry != "slide":
-                carry = original
-            show["slide_type"] = "skip"
-            cells.append(cell)
-            continue
-        if kind == "notes":
-            # Notes after a heading cell that was split belong to its first slide.
-            if anchor is None:
-                cells.append(cell)
-            else:
-                cells.insert(anchor, cell)
-            anchor = None
-            continue
-        anchor = None
-        has_figure = cell["cell_type"] == "code" and any(
-            "image/png" in o.get("data", {}) for o in cell["outputs"]
-        )
-        if kind in ("-", "fragment"):
-            if carry:
-                kind = carry
-            elif has_figure or after_figure:
-                kind = "subslide"
-        carry, after_figure = None, has_figure
-        if cell["cell_type"] != "markdown":
-            show["slide_type"] = kind
-            slide_words = 0 if kind in ("slide", "subslide") else slide_words
-            cells.append(cell)
-            continue
-        pieces = split_for_slides("".join(cell["source"]))
-        if len(pieces) > 1 and re.match(r"#{1,2} ", pieces[0]):
-            anchor = len(cells) + 1  # just after the first piece
-        for i, piece in enumerate(pieces):
-            part = json.loads(json.dumps(cell))
-            part["source"] = piece
-            words = len(piece.split())
-            # A piece opens a slide of its own when the slide it would join is full.
-            if i or (kind in ("-", "fragment") and slide_words + words > SLIDE_WORDS):
-                kind = "subslide"
-            if i:
-                part["id"] = f"{cell.get('id', 'cell')}-{i}"
-            part["metadata"]["slideshow"]["slide_type"] = kind
-            slide_words = words if kind in ("slide", "subslide") else slide_words + words
-            cells.append(part)
     nb["cells"] = cells
     return nb
 
@@ -452,44 +303,94 @@ def book() -> None:
     print(f"book: {len(NOTEBOOKS)} notebooks -> {out / '_build' / 'html' / 'index.html'}")
 
 
+def _math_html(renderer, tokens, idx, options, env) -> str:
+    """TeX as MathJax reads it in the deck: \\( \\) inline, \\[ \\] displayed; a $ is text."""
+    token = tokens[idx]
+    inline = token.type == "math_inline"
+    body = html.escape(token.content)
+    return f"\\({body}\\)" if inline else f"<p class='display'>\\[{body}\\]</p>\n"
+
+
+def _markdown():
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+    md = MarkdownIt("commonmark", {"html": True}).enable("table")
+    dollarmath_plugin(md, double_inline=False, allow_digits=True)
+    md.add_render_rule("math_inline", _math_html)
+    md.add_render_rule("math_block", _math_html)
+    return md
+
+
+def deck_html(deck: decks.Deck, figures: Path) -> str:
+    """A deck's slides as reveal.js sections; each figure it shows is written into ``figures``.
+
+    A figure's alt text and smallest text size (``data-text-px``, in the PNG's pixels) come
+    from its notebook cell; a labelled cell's printed table replaces its ``{{ output: }}``.
+    """
+    md = _markdown()
+    cells: dict[str, dict] = {}
+    for stem in deck.chapters:
+        cells.update(decks.labelled_cells(decks.load_notebook(stem)))
+
+    def figure(match: re.Match) -> str:
+        alt, label = match.groups()
+        cell = cells[label]
+        output = decks.figure_output(cell)
+        if output is None:
+            fail(f"{deck.name}: the cell labelled {label!r} has no single figure")
+        (figures / f"{label}.png").write_bytes(base64.b64decode(output["data"]["image/png"]))
+        text_px = output.get("metadata", {}).get("image/png", {}).get("text_px", "")
+        alt = alt or cell["metadata"].get("alt", "")
+        return (
+            f'<img class="r-stretch" src="figures/{label}.png" alt="{html.escape(alt)}" '
+            f'data-text-px="{text_px}">'
+        )
+
+    sections = []
+    for slide in deck.slides:
+        attrs = " ".join(a.strip() for a in decks.SLIDE_ATTRS.findall(slide.body))
+        if slide.backup:
+            attrs = (
+                re.sub(r'class="', 'class="backup ', attrs)
+                if "class=" in attrs
+                else (attrs + ' class="backup"')
+            )
+        body = decks.COMMENT.sub("", slide.body)
+        body = decks.OUTPUT.sub(lambda m: decks.output_text(cells[m.group(1)]), body)
+        body = md.render(decks.FIGURE.sub(figure, body))
+        # reveal.js stretches a figure only as a direct child of its slide.
+        body = re.sub(r"<p>(<img class=\"r-stretch\"[^>]*>)</p>", r"\1", body)
+        notes = re.sub(rf"^({'|'.join(decks.NOTE_FIELDS)}):", r"**\1:**", slide.notes, flags=re.M)
+        # Each field on its own line in the speaker view.
+        notes = md.render(re.sub(r"\n(?=\*\*)", "\n\n", notes))
+        sections.append(
+            f'<section {attrs}>\n{body}<aside class="notes">\n{notes}</aside>\n</section>'
+        )
+    return "\n".join(sections)
+
+
 def slides() -> None:
-    statuses = check_notebooks()
+    """One reveal.js deck per lecture (lectures/*.md), offline, with an index page."""
+    check_notebooks()
     out = BUILD / "slides"
     shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    (out / "figures").mkdir(parents=True)
     copy_tree(NODE / "reveal.js" / "dist", out / "reveal.js" / "dist")
     copy_tree(NODE / "reveal.js" / "plugin", out / "reveal.js" / "plugin")
     copy_tree(NODE / "mathjax" / "es5", out / "mathjax")
-    # nbconvert titles a deck with the notebook's metadata title: give it the chapter's title.
-    src = BUILD / "slides-src"
-    shutil.rmtree(src, ignore_errors=True)
-    src.mkdir(parents=True)
-    for path, status in zip(NOTEBOOKS, statuses, strict=True):
-        nb = for_the_slides(json.loads(path.read_text(encoding="utf-8")))
-        nb["metadata"]["title"] = status["title"]
-        (src / path.name).write_text(json.dumps(nb), encoding="utf-8")
-    cmd = [
-        "jupyter",
-        "nbconvert",
-        "--to",
-        "slides",
-        f"--TemplateExporter.extra_template_basedirs={SITE / 'templates'}",
-        "--template",
-        "slides_offline",
-        "--SlidesExporter.reveal_url_prefix=reveal.js",
-        "--SlidesExporter.reveal_theme=white",
-        "--SlidesExporter.mathjax_url=mathjax/tex-chtml.js",
-        "--TagRemovePreprocessor.enabled=True",
-        f"--TagRemovePreprocessor.remove_input_tags={HIDE_INPUT}",
-        "--output-dir",
-        str(out),
-        *(str(src / p.name) for p in NOTEBOOKS),
-    ]
-    result = subprocess.run(_venv(cmd), cwd=ROOT)
-    if result.returncode != 0:
-        fail(f"nbconvert failed (exit {result.returncode})")
-    (out / "index.html").write_text(slide_index(statuses), encoding="utf-8")
-    print(f"slides: {len(NOTEBOOKS)} decks -> {out / 'index.html'}")
+    shutil.copy(SITE / "static" / "deck.css", out / "deck.css")
+    template = string.Template((SITE / "templates" / "deck.html").read_text(encoding="utf-8"))
+    all_decks = decks.decks()
+    if not all_decks:
+        fail("no decks found in lectures/")
+    for deck in all_decks:
+        page = template.substitute(
+            title=html.escape(deck.title), slides=deck_html(deck, out / "figures")
+        )
+        (out / f"{deck.name}.html").write_text(page, encoding="utf-8")
+    (out / "index.html").write_text(slide_index(all_decks), encoding="utf-8")
+    print(f"slides: {len(all_decks)} decks -> {out / 'index.html'}")
 
 
 INDEX_CSS = """
@@ -515,27 +416,34 @@ def _inline_html(text: str) -> str:
     )
 
 
-def slide_index(statuses: list[dict]) -> str:
-    """The decks' start page: the syllabus, each chapter linked to its deck."""
+def slide_index(all_decks: list[decks.Deck]) -> str:
+    """The decks' start page: each lecture with its chapter's goal, length and handout."""
     goals = {}
     for row in syllabus_from_readme().splitlines()[2:]:
         cells = [c.strip() for c in row.strip().strip("|").split("|")]
         if len(cells) == 3:
             goals[cells[0]] = cells[2]
-    rows = "\n".join(
-        f'<tr><td class="number">{s["name"][:2]}</td><td class="deck">'
-        f'<a href="{s["name"]}.slides.html">{_inline_html(s["title"].split("·")[-1].strip())}</a>'
-        f"<br>{_inline_html(goals.get(s['name'][:2], ''))}</td></tr>"
-        for s in statuses
-    )
+    rows = []
+    for deck in all_decks:
+        minutes = sum(decks.minutes(s) or 0 for s in deck.lecture)
+        rows.append(
+            f'<tr><td class="number">{deck.name[:2]}</td><td class="deck">'
+            f'<a href="{deck.name}.html">{_inline_html(deck.title)}</a>'
+            f"<br>{_inline_html(goals.get(deck.name[:2], ''))}</td>"
+            f"<td>{minutes:g} min<br>{len(deck.lecture)} slides</td>"
+            f'<td><a href="../handouts/{deck.name}.pdf">handout</a></td></tr>'
+        )
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>Momentum, from scratch: slides</title><style>{INDEX_CSS}</style></head>\n"
-        "<body><h1>Momentum, from scratch: slides</h1>\n"
-        "<p class='lead'>One deck per chapter, the core path of each notebook. In a deck: "
-        "arrow keys to move, <kbd>s</kbd> for the speaker notes, <kbd>Esc</kbd> for the "
-        f"overview.</p>\n<table>\n{rows}\n</table></body></html>\n"
+        f"<title>Momentum, from scratch: lectures</title><style>{INDEX_CSS}</style></head>\n"
+        "<body><h1>Momentum, from scratch: lectures</h1>\n"
+        "<p class='lead'>One lecture per chapter, 45-50 minutes each, with speaker notes on "
+        "every slide. In a deck: arrow keys to move, <kbd>s</kbd> for the speaker view, "
+        "<kbd>Esc</kbd> for the overview. Handouts print two slides to a page "
+        "(<code>make handouts</code>).</p>\n<table>\n"
+        + "\n".join(rows)
+        + "\n</table></body></html>\n"
     )
 
 

@@ -1,22 +1,23 @@
 """Print each chapter's website page to a PDF handout, then open every PDF and check it.
 
-    python website/pdf.py        (after `make book`)  ->  _build/pdf/NN_name.pdf
+    python -m website.pdf        (after `make book`)  ->  _build/pdf/NN_name.pdf
 
 Headless Chromium prints the page with its print style (website/build.py: the core path only,
 without navigation; solutions stay folded), A4, after MathJax has typeset. Each PDF is then
-read back with pypdf: it must have pages, and no page may be blank (every page carries text or
-an image). Offline: the pages are served from _build on localhost.
+read back with pypdf: it must have pages, no page may be blank (every page carries text or
+an image), and no worked solution may show. Offline: the pages are served from _build on localhost.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from browser_check import BOOK, BUILD, CHROMIUM_FLAGS, NOTEBOOKS, serve
+from website.browser_check import BOOK, BUILD, CHROMIUM_FLAGS, NOTEBOOKS, serve
 
 OUT = BUILD / "pdf"
 
@@ -48,17 +49,22 @@ def print_pages(context, base: str) -> list[Path]:
     return written
 
 
-def blank_pages(path: Path) -> tuple[int, list[int]]:
-    """The page count, and the numbers (from 1) of pages with neither text nor an image."""
+def read_back(path: Path) -> tuple[int, list[str]]:
+    """A printed PDF's page count and its problems: blank pages, worked solutions shown.
+
+    A page is blank with neither text nor an image. A solution (``def name_solution(``) must
+    stay folded in print, as on the page.
+    """
     from pypdf import PdfReader
 
     reader = PdfReader(path)
-    blank = [
-        number
-        for number, page in enumerate(reader.pages, start=1)
-        if not page.extract_text().strip() and not page.images
-    ]
-    return len(reader.pages), blank
+    problems = []
+    for number, page in enumerate(reader.pages, start=1):
+        text = page.extract_text()
+        if not text.strip() and not page.images:
+            problems.append(f"page {number} is blank")
+        problems += [f"page {number} shows {m}" for m in re.findall(r"def \w+_solution", text)]
+    return len(reader.pages), problems
 
 
 def main() -> int:
@@ -82,10 +88,10 @@ def main() -> int:
     server.shutdown()
     failed = 0
     for path in written:
-        pages, blank = blank_pages(path)
-        ok = pages > 0 and not blank
+        pages, problems = read_back(path)
+        ok = pages > 0 and not problems
         failed += not ok
-        note = f", blank pages {blank}" if blank else ""
+        note = f": {'; '.join(problems)}" if problems else ""
         print(f"{'ok  ' if ok else 'FAIL'} {path.relative_to(BUILD.parent)}: {pages} pages{note}")
     print(f"{len(written)} PDFs in {time.monotonic() - started:.0f} s, {failed} failed")
     return 1 if failed else 0

@@ -11,12 +11,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from website import decks
+
 # Deck sizes an instructor projects at: 720p and 1080p.
 DECK_VIEWPORTS = ((1280, 720), (1920, 1080))
-MAX_SLIDE_WORDS = 130  # "about 120": the build aims at 110
-# The smallest text in a course figure is the legend: 12 pt at the inline backend's 80 dpi
-# (helpers/plot.py), 13.3 px in the PNG. Shown at 1280 px wide, it must be >= 11 px high.
-FIGURE_MIN_FONT_PX = 12 * 80 / 72
+# A course figure's smallest text on a website page (helpers/plot.py stores it per figure).
 MIN_READABLE_PX = 11
 # TeX a reader should never see as source: a command or an inline-maths pair of dollars.
 TEX_SOURCE = re.compile(
@@ -30,27 +29,34 @@ _SLIDES = """
   return Reveal.getSlides().map(s => Reveal.getIndices(s));
 }
 """
+# What a slide shows: its words (a typeset formula counts as one), its figures at their
+# displayed size, and its notes as the speaker view shows them.
 _MEASURE_SLIDE = """
 async (at) => {
   Reveal.slide(at.h, at.v);
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   const slide = Reveal.getCurrentSlide();
   const copy = slide.cloneNode(true);
-  copy.querySelectorAll('aside.notes, mjx-container, pre').forEach(n => n.remove());
+  copy.querySelectorAll('aside.notes').forEach(n => n.remove());
+  copy.querySelectorAll('mjx-container').forEach(n => n.replaceWith(' FORMULA '));
   const figures = Array.from(slide.querySelectorAll('img')).map(img => {
     const r = img.getBoundingClientRect();
     return { inside: img.complete && img.naturalWidth > 0 && r.width > 0 &&
                      r.top >= -1 && r.left >= -1 &&
                      r.bottom <= window.innerHeight + 1 && r.right <= window.innerWidth + 1,
-             alt: img.getAttribute('alt') || '' };
+             alt: img.getAttribute('alt') || '',
+             textPx: +img.dataset.textPx * r.width / img.naturalWidth,
+             src: img.getAttribute('src') };
   });
+  const notes = slide.querySelector('aside.notes');
   return {
     index: `${at.h}.${at.v}`,
     title: (slide.querySelector('h1, h2, h3') || {}).textContent || '',
-    section: !!slide.querySelector('h1, h2'),
+    backup: slide.classList.contains('backup'),
     overflow: slide.scrollHeight - Reveal.getConfig().height,
-    words: copy.textContent.split(/\\s+/).filter(Boolean).length,
-    notes: slide.querySelectorAll('aside.notes').length,
+    text: copy.textContent,
+    words: copy.textContent.split(/\\s+/).filter(w => /\\w/.test(w)).length,
+    notes: notes ? notes.textContent : '',
     figures,
   };
 }
@@ -58,11 +64,12 @@ async (at) => {
 
 
 def check_deck(tab, screenshots: Path | None = None) -> tuple[list[str], dict]:
-    """Problems of the deck open in ``tab`` at its current viewport, and counts for the summary.
+    """Problems of the deck open in ``tab`` at its current viewport, and what was measured.
 
-    Shows every slide in turn (a screenshot of each into ``screenshots``, when given) and
-    measures it: content height against the slide's, each figure against the viewport, words,
-    alt text; a slide with a section heading must carry speaker notes.
+    Shows every slide in turn, transitions off (a screenshot of each into ``screenshots``,
+    when given), and measures what an instructor needs: content height against the slide's,
+    words, notes and their minutes, each figure's smallest text in screen pixels and its place
+    in the window, alt text, and no pointer to a notebook cell or unseen output.
     """
     rows = []
     for at in tab.evaluate(_SLIDES):
@@ -70,28 +77,52 @@ def check_deck(tab, screenshots: Path | None = None) -> tuple[list[str], dict]:
         if screenshots is not None:
             screenshots.mkdir(parents=True, exist_ok=True)
             tab.screenshot(path=str(screenshots / f"slide-{at['h']:02d}-{at['v']:02d}.png"))
+    width = tab.viewport_size["width"]
+    # Figure text must be 18 px at 1280x720; a larger window scales the whole slide.
+    min_text = decks.MIN_FIGURE_TEXT_PX * width / decks.SLIDE_SIZE[0]
     problems = []
     for row in rows:
         where = f"slide {row['index']} ({row['title'][:40].strip()!r})"
         if row["overflow"] > 1:
             problems.append(f"{where}: content {row['overflow']} px taller than the slide")
-        if row["words"] > MAX_SLIDE_WORDS:
-            problems.append(f"{where}: {row['words']} words (at most {MAX_SLIDE_WORDS})")
+        if row["words"] > decks.MAX_SLIDE_WORDS:
+            problems.append(f"{where}: {row['words']} words (at most {decks.MAX_SLIDE_WORDS})")
+        fields, _ = decks.note_fields(row["notes"])
+        if not fields.get("Say") or not fields.get("Minutes"):
+            problems.append(f"{where}: no speaker notes with Say: and Minutes:")
+        if found := decks.UNSEEN.search(row["text"] + " " + row["notes"]):
+            problems.append(f"{where}: refers to what the deck does not show: {found[0]!r}")
         for figure in row["figures"]:
             if not figure["inside"]:
                 problems.append(f"{where}: a figure is not fully visible")
             if not _good_alt(figure["alt"]):
                 problems.append(f"{where}: figure alt text {figure['alt'][:40]!r}")
-        if row["section"] and not row["notes"]:
-            problems.append(f"{where}: a section slide without speaker notes")
-    counts = {
+            if not figure["textPx"] >= min_text:
+                problems.append(
+                    f"{where}: {figure['src']} text {figure['textPx']:.1f} px (< {min_text:g})"
+                )
+    minutes = sum(_minutes(r["notes"]) for r in rows if not r["backup"])
+    low, high = decks.LECTURE_MINUTES
+    if not low <= minutes <= high:
+        problems.append(f"the notes' minutes add up to {minutes:g} (want {low}-{high})")
+    words = sorted(r["words"] for r in rows)
+    text_px = [f["textPx"] * decks.SLIDE_SIZE[0] / width for r in rows for f in r["figures"]]
+    measured = {
         "slides": len(rows),
-        "overflowing": sum(r["overflow"] > 1 for r in rows),
+        "minutes": minutes,
+        "median_words": words[len(words) // 2] if words else 0,
+        "max_words": words[-1] if words else 0,
         "figures": sum(len(r["figures"]) for r in rows),
-        "figures_hidden": sum(not f["inside"] for r in rows for f in r["figures"]),
-        "notes": sum(r["notes"] for r in rows),
+        "smallest_figure_text_px_at_1280": min(text_px) if text_px else None,
+        "overflowing": sum(r["overflow"] > 1 for r in rows),
+        "without_notes": sum(not r["notes"].strip() for r in rows),
     }
-    return problems, counts
+    return problems, measured
+
+
+def _minutes(notes: str) -> float:
+    value = decks.note_fields(notes)[0].get("Minutes", "")
+    return float(value) if re.fullmatch(r"\d+(?:\.\d+)?", value) else 0.0
 
 
 _MEASURE_PAGE = """
@@ -106,13 +137,15 @@ _MEASURE_PAGE = """
   const figures = Array.from(main.querySelectorAll('img'))
       .filter(i => i.offsetParent !== null && i.naturalWidth > 0)
       .map(i => ({ scale: i.getBoundingClientRect().width / i.naturalWidth,
+                   textPx: +((Array.from(i.classList).find(c => /^text-px-\\d+$/.test(c)) ||
+                             'text-px-0').slice(8)) / 100,
                    alt: i.getAttribute('alt') || '', src: i.src.split('/').pop() }));
   return { text: copy.innerText, wideCode, figures };
 }
 """
 
 
-def check_reading(tab, *, figures_are_course_plots: bool = True) -> list[str]:
+def check_reading(tab) -> list[str]:
     """Problems of the website page open in ``tab``: TeX source, wide code, small figure text."""
     seen = tab.evaluate(_MEASURE_PAGE)
     problems = []
@@ -121,8 +154,8 @@ def check_reading(tab, *, figures_are_course_plots: bool = True) -> list[str]:
         problems.append(f"TeX source in the text: ...{context}...")
     problems.extend(f"code wider than its box: {line!r}" for line in seen["wideCode"][:5])
     for figure in seen["figures"]:
-        px = FIGURE_MIN_FONT_PX * figure["scale"]
-        if figures_are_course_plots and px < MIN_READABLE_PX:
+        px = figure["textPx"] * figure["scale"]
+        if px < MIN_READABLE_PX:
             problems.append(f"figure {figure['src'][:30]}: its text renders {px:.1f} px high")
         if not _good_alt(figure["alt"]):
             problems.append(f"figure {figure['src'][:30]}: alt text {figure['alt'][:40]!r}")

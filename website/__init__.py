@@ -1,0 +1,1 @@
+"""The course's website, lecture decks, handouts and their checks (python -m website.NAME)."""
