@@ -63,18 +63,17 @@ def smallest_text_pt(fig: Figure) -> float | None:
     """The font size, in points, of the smallest visible non-empty text in ``fig``."""
     fig.canvas.draw()  # tick labels exist only once the figure is drawn
     sizes = [
-        text.get_fontsize()
+        float(text.get_fontsize())
         for text in fig.findobj(Text)
-        if text.get_visible() and text.get_text().strip() and _shown(text)
+        if text.get_visible() and text.get_text().strip() and _inside(text, fig)
     ]
     return min(sizes) if sizes else None
 
 
-def _shown(text: Text) -> bool:
+def _inside(text: Text, fig: Figure) -> bool:
     """False for a text outside its figure (a tick label beyond the axis limits is kept out)."""
     box = text.get_window_extent()
-    width, height = text.figure.bbox.width, text.figure.bbox.height  # type: ignore[union-attr]
-    return box.x1 > 0 and box.y1 > 0 and box.x0 < width and box.y0 < height
+    return box.x1 > 0 and box.y1 > 0 and box.x0 < fig.bbox.width and box.y0 < fig.bbox.height
 
 
 def figure_png(fig: Figure) -> tuple[str, dict[str, float]] | None:
