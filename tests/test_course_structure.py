@@ -1,7 +1,11 @@
 """The course as a learner reads it: a lecture-length core, marked deep dives, one convention.
 
-- The core of a notebook (its Markdown without the ``optional`` tag) has at most 2,000 words,
-  about 45 minutes of reading next to the code.
+- The visible core of a notebook (what a learner sees without expanding anything or opening a
+  deep dive) has at most 2,000 words of Markdown and 150 non-blank lines of code. Plotting,
+  verification and set-up cells are collapsed (tag ``hide-input`` for the site, metadata
+  ``jupyter.source_hidden`` for JupyterLab); worked solutions are collapsed input and output.
+- No self-check hides an exception: notebooks catch no bare ``Exception``
+  (``helpers.selfcheck.report`` shows the learner's traceback).
 - Every deep dive (a run of consecutive ``optional`` cells) opens with a Markdown cell that says
   so, because JupyterLab shows cell tags only in the property inspector.
 - An exercise's worked solution never redefines the learner's function (``foo`` ->
@@ -31,6 +35,7 @@ NOTEBOOKS = sorted(
     (Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")
 )
 CORE_WORDS = 2000
+CORE_CODE_LINES = 150
 OPENER = "**Going deeper (optional).**"
 TO_PYTHON = TransformerManager().transform_cell
 
@@ -60,6 +65,21 @@ def core_words(nb: dict) -> int:
     )
 
 
+def source_hidden(cell: dict) -> bool:
+    return bool(cell.get("metadata", {}).get("jupyter", {}).get("source_hidden"))
+
+
+def core_code_lines(nb: dict) -> int:
+    """Non-blank code lines a learner sees: code cells outside deep dives, not collapsed."""
+    return sum(
+        1
+        for c in nb["cells"]
+        if c["cell_type"] == "code" and "optional" not in tags(c) and not source_hidden(c)
+        for line in source(c).splitlines()
+        if line.strip()
+    )
+
+
 def optional_blocks(nb: dict) -> list[list[int]]:
     """Indices of each maximal run of consecutive cells tagged ``optional``."""
     blocks: list[list[int]] = []
@@ -79,9 +99,45 @@ def top_level_defs(cell: dict) -> list[ast.FunctionDef | ast.ClassDef]:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_the_core_is_lecture_length(path):
-    words = core_words(load(path))
+def test_the_visible_core_is_lecture_length(path):
+    nb = load(path)
+    words, lines = core_words(nb), core_code_lines(nb)
     assert words <= CORE_WORDS, f"{path.name}: {words} core words (limit {CORE_WORDS})"
+    assert lines <= CORE_CODE_LINES, f"{path.name}: {lines} visible code lines ({CORE_CODE_LINES})"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_collapsed_cells_are_collapsed_on_the_site_and_in_jupyterlab(path):
+    """One rule, two readers: ``hide-input`` (site) goes with ``source_hidden`` (JupyterLab);
+    a solution hides its input and its output in both."""
+    for i, cell in enumerate(load(path)["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        where = f"{path.name}, cell {i} ({cell.get('id')})"
+        shown = cell.get("metadata", {}).get("jupyter", {})
+        if "solution" in tags(cell):
+            assert "hide-cell" in tags(cell), f"{where}: a solution without hide-cell"
+            assert shown.get("source_hidden") and shown.get("outputs_hidden"), (
+                f"{where}: a solution must be collapsed in JupyterLab (input and output)"
+            )
+        else:
+            assert ("hide-input" in tags(cell)) == source_hidden(cell), (
+                f"{where}: tag hide-input and jupyter.source_hidden must go together"
+            )
+
+
+SWALLOW = re.compile(r"^\s*except\s*(?:\(?\s*(?:Exception|BaseException)\b[^:]*)?:", re.M)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_self_check_can_hide_an_exception(path):
+    """A check that catches every exception turns a learner's NameError into "not yet"."""
+    found = [
+        f"cell {i} ({cell.get('id')})"
+        for i, cell in enumerate(load(path)["cells"])
+        if cell["cell_type"] == "code" and SWALLOW.search(source(cell))
+    ]
+    assert not found, f"{path.name}: catches every exception in {found}; use helpers.selfcheck"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -268,6 +324,10 @@ def test_the_checks_can_fail():
         ]
     }
     assert core_words(bad) > CORE_WORDS
+    assert core_code_lines({"cells": [bad["cells"][2]] * 76}) > CORE_CODE_LINES
+    assert SWALLOW.search("try:\n    f()\nexcept Exception:\n    pass")
+    assert SWALLOW.search("try:\n    f()\nexcept:\n    pass")
+    assert not SWALLOW.search("try:\n    f()\nexcept ValueError as e:\n    print(e)")
     first = bad["cells"][optional_blocks(bad)[0][0]]
     assert not source(first).startswith(OPENER)
     names = [d.name for c in bad["cells"][2:] for d in top_level_defs(c)]
