@@ -19,7 +19,8 @@ What a learner sees: every chapter page is read at 1280 px wide: no TeX source l
 text, no code block wider than its box, figure text at least 11 px high, no worked solution
 shown unfolded; and a screenshot at 1920 px.
 
-Last, notebook 05 in a live JupyterLab (website/lab_check.py): Restart and Run All shows the
+Last, JupyterLab (website/lab_check.py): every notebook opens with its solutions, plots and
+checks collapsed and no notes; in notebook 05, Restart and Run All shows the
 explorer at the tuned setting, and it responds to a slider. Skips, with a message, when no
 Chromium is installed. Ends with a line "N passed, N failed" and exits 1 on any failure.
 """
@@ -38,7 +39,7 @@ from urllib.parse import urlparse
 
 from website import decks
 from website.build import notebook_status  # one reading of a notebook's title
-from website.lab_check import check_explorer_in_lab  # the live explorer
+from website.lab_check import check_explorer_in_lab, check_notebooks_in_lab
 from website.reading_check import DECK_VIEWPORTS, check_deck, check_reading  # what a person sees
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,11 +196,12 @@ def main() -> int:
                 print(f"     {problem}")
             passed += not problems
             failed += bool(problems)
-        problems = check_explorer_in_lab(context)
-        for problem in problems:
-            print(f"     {problem}")
-        passed += not problems
-        failed += bool(problems)
+        for lab_check in (check_notebooks_in_lab, check_explorer_in_lab):
+            problems = lab_check(context)
+            for problem in problems:
+                print(f"     {problem}")
+            passed += not problems
+            failed += bool(problems)
         context.close()
     server.shutdown()
     for where, m in MEASURED:

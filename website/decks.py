@@ -41,6 +41,8 @@ UNSEEN = re.compile(
     r"|\bbelow:|\b(?:the|this) (?:output|printout)\b|\bscroll\b|\bfill in\b|\bnext code\b",
     re.I,
 )
+# "Lecture 3", "50 minutes": the deck's own bookkeeping, not a result of the chapter.
+LECTURE_LENGTH = re.compile(r"\bLecture \d+\b|\b\d+(?:-\d+)? (?:minutes|min)\b", re.I)
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:e[-+]?\d+)?", re.I)
 
 
@@ -281,9 +283,11 @@ def deck_problems(deck: Deck) -> list[str]:
         for label in slide.outputs:
             if label not in cells or not output_text(cells[label]):
                 problems.append(f"{where}: no labelled cell with printed output {label!r}")
+        if "exercise" in slide.classes:
+            continue  # a paper exercise's numbers are its own givens and hand-worked answer
         quoted = COMMENT.sub(" ", FIGURE.sub(" ", OUTPUT.sub(" ", slide.body)))
         notes = re.sub(r"^Minutes:.*$", "", slide.notes, flags=re.M)
-        for number in sorted(numbers(quoted + "\n" + notes)):
+        for number in sorted(numbers(LECTURE_LENGTH.sub(" ", quoted + "\n" + notes))):
             if not _present(number, corpus):
                 problems.append(f"{where}: {number} is in no stored text or output of the chapter")
     problems += structure_problems(deck)

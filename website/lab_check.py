@@ -1,4 +1,11 @@
-"""Notebook 05's explorer as a learner meets it: a live JupyterLab, Run All, sliders on screen.
+"""The notebooks as a learner meets them in a live JupyterLab.
+
+``check_notebooks_in_lab`` opens every notebook (stored outputs, no kernel run) and asks
+JupyterLab itself which cells it shows collapsed: every worked solution (input and output),
+every cell tagged ``hide-input`` (plotting, verification, set-up), and no speaker notes. A
+screenshot of each notebook's first screen lands in _build/screenshots/lab_NN_name.png.
+
+Notebook 05's explorer (``check_explorer_in_lab``): Run All, sliders on screen.
 
 nbval and the website see only stored outputs; whether the panel opens on Run All is decided in
 a browser talking to a kernel. This starts JupyterLab on a scratch copy of the notebook (running
@@ -80,6 +87,84 @@ def _wait_for_server(port: int, seconds: float = 90) -> None:
         except OSError:
             time.sleep(0.5)
     raise TimeoutError(f"JupyterLab did not answer on port {port} in {seconds:.0f} s")
+
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+# For each cell JupyterLab draws: its tags, whether it shows the input and the output collapsed.
+_NOTEBOOK_PANEL = """
+(name) => Array.from(window.jupyterapp.shell.widgets('main'))
+  .find(w => w.context && w.context.path === name && w.content && w.content.widgets.length > 0)
+"""
+_CELLS_AS_SHOWN = f"""
+(name) => ({_NOTEBOOK_PANEL})(name).content.widgets.map(w => ({{
+  id: w.model.id,
+  type: w.model.type,
+  tags: w.model.getMetadata('tags') || [],
+  notes: (w.model.getMetadata('slideshow') || {{}}).slide_type === 'notes',
+  inputHidden: w.inputHidden,
+  outputHidden: w.model.type === 'code' ? w.outputHidden : false,
+}}))
+"""
+
+
+def _collapse_problems(cells: list[dict]) -> tuple[list[str], dict]:
+    problems = []
+    for cell in cells:
+        where = f"cell {cell['id']}"
+        if cell["notes"]:
+            problems.append(f"{where}: speaker notes in a learner's notebook")
+        if "solution" in cell["tags"] and not (cell["inputHidden"] and cell["outputHidden"]):
+            problems.append(f"{where}: a worked solution is not collapsed")
+        if "hide-input" in cell["tags"] and not cell["inputHidden"]:
+            problems.append(f"{where}: tagged hide-input but its code is shown")
+    code = [c for c in cells if c["type"] == "code"]
+    counts = {"code cells": len(code), "collapsed": sum(c["inputHidden"] for c in code)}
+    return problems, counts
+
+
+def check_notebooks_in_lab(context) -> list[str]:
+    """Problems seen across every notebook; prints one line per notebook."""
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        for notebook in NOTEBOOKS:
+            shutil.copy(notebook, folder / notebook.name)
+        port = _free_port()
+        lab = _start_lab(folder, port)
+        try:
+            _wait_for_server(port)
+            for notebook in NOTEBOOKS:
+                tab = context.new_page()
+                tab.set_default_timeout(60_000)
+                tab.set_viewport_size({"width": 1280, "height": 800})
+                try:
+                    # ?reset: a fresh workspace, so the one notebook asked for is the one shown.
+                    url = f"http://127.0.0.1:{port}/lab/tree/{notebook.name}?reset&token={TOKEN}"
+                    tab.goto(url)
+                    tab.wait_for_function(
+                        f"(name) => window.jupyterapp && !!({_NOTEBOOK_PANEL})(name)",
+                        arg=notebook.name,
+                    )
+                    tab.wait_for_timeout(1000)  # let the first screen render its outputs
+                    cells = tab.evaluate(_CELLS_AS_SHOWN, notebook.name)
+                    found, counts = _collapse_problems(cells)
+                    SHOTS.mkdir(parents=True, exist_ok=True)
+                    tab.screenshot(path=str(SHOTS / f"lab_{notebook.stem}.png"))
+                except Exception as error:  # a timeout: say which notebook, keep going
+                    found = [f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"]
+                    counts = {}
+                finally:
+                    tab.close()
+                problems += [f"{notebook.stem}: {p}" for p in found]
+                status = "ok  " if not found else "FAIL"
+                print(f"{status} JupyterLab: {notebook.stem} as a learner opens it {counts}")
+        finally:
+            lab.terminate()
+            try:
+                lab.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                lab.kill()
+    return problems
 
 
 def check_explorer_in_lab(context) -> list[str]:
