@@ -116,11 +116,9 @@ def test_a_deck_becomes_reveal_sections_with_figures_tables_and_notes(tmp_path, 
     assert page.count("<section") == 3 and page.count('<aside class="notes">') == 3
     assert '<section class="question">' in page and 'class="backup"' in page
     assert "\\(x_1 = 0.5\\)" in page  # TeX for MathJax, its underscore not emphasis
-    assert (
-        '<img class="r-stretch" src="figures/01-fig.png" alt="Alt." data-text-px="31.11">' in page
-    )
+    assert '<img class="figure" src="figures/01-fig.png" alt="Alt." data-text-px="31.11">' in page
     assert (figures / "01-fig.png").read_bytes().startswith(b"\x89PNG")
-    assert "<td>7</td>" in page  # the labelled cell's printed table
+    assert '<div class="exhibit">\n<table>' in page and "<td>7</td>" in page  # the printed table
     assert "<strong>Point at:</strong> the curve." in page
 
 

@@ -343,7 +343,7 @@ def deck_html(deck: decks.Deck, figures: Path) -> str:
         text_px = output.get("metadata", {}).get("image/png", {}).get("text_px", "")
         alt = alt or cell["metadata"].get("alt", "")
         return (
-            f'<img class="r-stretch" src="figures/{label}.png" alt="{html.escape(alt)}" '
+            f'<img class="figure" src="figures/{label}.png" alt="{html.escape(alt)}" '
             f'data-text-px="{text_px}">'
         )
 
@@ -357,10 +357,13 @@ def deck_html(deck: decks.Deck, figures: Path) -> str:
                 else (attrs + ' class="backup"')
             )
         body = decks.COMMENT.sub("", slide.body)
-        body = decks.OUTPUT.sub(lambda m: decks.output_text(cells[m.group(1)]), body)
+        body = decks.OUTPUT.sub(
+            lambda m: f'<div class="exhibit">\n\n{decks.output_text(cells[m.group(1)])}\n\n</div>',
+            body,
+        )
         body = md.render(decks.FIGURE.sub(figure, body))
-        # reveal.js stretches a figure only as a direct child of its slide.
-        body = re.sub(r"<p>(<img class=\"r-stretch\"[^>]*>)</p>", r"\1", body)
+        # A figure fills its slide's column only as a direct child of the slide.
+        body = re.sub(r"<p>(<img class=\"figure\"[^>]*>)</p>", r"\1", body)
         notes = re.sub(rf"^({'|'.join(decks.NOTE_FIELDS)}):", r"**\1:**", slide.notes, flags=re.M)
         # Each field on its own line in the speaker view.
         notes = md.render(re.sub(r"\n(?=\*\*)", "\n\n", notes))

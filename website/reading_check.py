@@ -26,7 +26,10 @@ TEX_SOURCE = re.compile(
 _SLIDES = """
 () => {
   Reveal.configure({ transition: 'none', backgroundTransition: 'none' });
-  return Reveal.getSlides().map(s => Reveal.getIndices(s));
+  return Reveal.getSlides().map(s => {
+    const at = Reveal.getIndices(s);
+    return { h: at.h, v: at.v || 0 };
+  });
 }
 """
 # What a slide shows: its words (a typeset formula counts as one), its figures at their
@@ -39,13 +42,19 @@ async (at) => {
   const copy = slide.cloneNode(true);
   copy.querySelectorAll('aside.notes').forEach(n => n.remove());
   copy.querySelectorAll('mjx-container').forEach(n => n.replaceWith(' FORMULA '));
+  // A printed table from the notebook is the slide's exhibit, like a figure: not its words.
+  copy.querySelectorAll('.exhibit').forEach(n => n.remove());
   const figures = Array.from(slide.querySelectorAll('img')).map(img => {
     const r = img.getBoundingClientRect();
-    return { inside: img.complete && img.naturalWidth > 0 && r.width > 0 &&
-                     r.top >= -1 && r.left >= -1 &&
-                     r.bottom <= window.innerHeight + 1 && r.right <= window.innerWidth + 1,
+    // The image is drawn inside its box at this scale (object-fit: contain), centred.
+    const scale = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
+    const w = img.naturalWidth * scale, h = img.naturalHeight * scale;
+    const left = r.left + (r.width - w) / 2, top = r.top + (r.height - h) / 2;
+    return { inside: img.complete && img.naturalWidth > 0 && w > 0 &&
+                     top >= -1 && left >= -1 &&
+                     top + h <= window.innerHeight + 1 && left + w <= window.innerWidth + 1,
              alt: img.getAttribute('alt') || '',
-             textPx: +img.dataset.textPx * r.width / img.naturalWidth,
+             textPx: +img.dataset.textPx * scale,
              src: img.getAttribute('src') };
   });
   const notes = slide.querySelector('aside.notes');
