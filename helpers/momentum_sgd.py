@@ -53,7 +53,10 @@ class MomentumSGD(torch.optim.Optimizer):
     ``bias_correction=True``, ``p <- p - lr * v / (1 - m**t)``, ``t`` counted per param. It is
     torch's ``dampening=m`` with the buffer started at zero instead of at the first gradient,
     which is how its ``state_dict`` is written: ``torch.optim.SGD`` can load it and continue the
-    same EMA. The bias-corrected form has no torch equivalent (see ``torch_state_dict``).
+    same EMA. The bias-corrected form has no torch *option*, and no torch state to save it in
+    (see ``torch_state_dict``). When every param of a group has taken the same number of steps
+    (the usual case), the same steps are ``SGD(lr=lr * (1 - m), momentum=m)`` under
+    ``LambdaLR(lambda k: 1 / (1 - m**(k + 1)))``; notebook 04 checks this.
 
     ``impl`` chooses how the rule runs: ``"loop"`` (per tensor), ``"foreach"`` (one kernel per
     line over all tensors of a dtype and device) or ``"compiled"`` (``torch.compile``; if it
@@ -212,7 +215,8 @@ class MomentumSGD(torch.optim.Optimizer):
         """The state dict for ``torch.optim.SGD.load_state_dict``; refuses what torch cannot run.
 
         ``state_dict()`` itself is already in torch's format (see ``_in_torch_format``); this
-        adds the refusal of bias-corrected groups, which torch has no option for.
+        adds the refusal of bias-corrected groups, which torch has no option for (a scheduler
+        can reproduce their steps, see the class docstring, but not their saved state).
         """
         for i, group in enumerate(self.param_groups):
             if group["bias_correction"]:
