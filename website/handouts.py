@@ -5,8 +5,9 @@
 Headless Chromium prints the deck with reveal.js's print layout (``?print-pdf``: one slide a
 page, at the slide's 1280x720 size, after MathJax has typeset). pypdf then places two slides
 on each portrait A4 page, top and bottom, and reads the result back: one slide page per slide
-of the deck (backup included), and no blank page. The notes stay out: a handout is for the
-audience. Offline: the decks are served from _build on localhost.
+of the deck (backup included; Chromium's trailing empty page is dropped), and no blank page.
+The notes stay out: a handout is for the audience. Offline: the decks are served from _build
+on localhost.
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ def two_up(source: Path, target: Path) -> int:
     """Two slide pages on each A4 page, scaled to the page's width; returns the page count."""
     from pypdf import PdfReader, PdfWriter, Transformation
 
-    slides = PdfReader(source).pages
+    slides = list(PdfReader(source).pages)
+    # Chromium's print ends with an empty page after the last slide: leave it out.
+    while slides and not slides[-1].extract_text().strip() and not slides[-1].images:
+        slides.pop()
     writer = PdfWriter()
     page_width, page_height = A4
     for first in range(0, len(slides), 2):
@@ -84,10 +88,9 @@ def main() -> int:
             print_deck(context, base, deck, one_up)
             target = OUT / f"{deck.name}.pdf"
             sheets = two_up(one_up, target)
-            printed, problems = read_back(one_up)
-            if printed != len(deck.slides):
-                problems.append(f"{printed} slide pages for {len(deck.slides)} slides")
-            problems += read_back(target)[1]
+            problems = read_back(target)[1]
+            if sheets != (len(deck.slides) + 1) // 2:
+                problems.append(f"{sheets} pages for {len(deck.slides)} slides, two a page")
             failed += bool(problems)
             note = f": {'; '.join(problems)}" if problems else ""
             print(
