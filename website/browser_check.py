@@ -77,7 +77,7 @@ def pages() -> list[dict]:
         result.append({"url": f"slides/{deck.name}.html", "title": title, "math": True})
     book = "book/_build/html"
     result.append({"url": f"{book}/intro.html", "title": COURSE_TITLE, "math": True})
-    result.append({"url": f"{book}/status.html", "title": "Execution status", "math": False})
+    result.append({"url": f"{book}/glossary.html", "title": "Glossary", "math": True})
     result.append({"url": "slides/index.html", "title": "slides", "math": False})
     for extra in ("genindex.html", "search.html"):
         if (BOOK / extra).exists():

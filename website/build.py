@@ -83,74 +83,6 @@ OPTIONAL = "optional"  # the cell tag of a deep dive: boxed on the site, left ou
 # A live widget's output; the site and slides store no widget state, so they drop it and show
 # the static figure the notebook draws next to it.
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-SITE_CSS = """\
-/* Deep dives (cells tagged `optional`): one boxed "Going deeper" block on the page. */
-.going-deeper, .cell.tag_optional {
-  border-left: 4px solid #5b8c5a;
-  background: #f3f7f2;
-  padding: 0.2rem 1rem;
-  margin: 0;
-}
-/* Code wraps at the box's edge instead of hiding its end behind a sideways scroll. */
-div.highlight pre, div.cell_output pre { white-space: pre-wrap; overflow-wrap: anywhere; }
-/* A figure wider than the text column spans the window (wide-figures.js); click to zoom. */
-img.course-wide { max-width: none !important; position: relative; z-index: 5;
-  background: white; cursor: zoom-in; }
-.course-zoom { position: fixed; inset: 0; z-index: 1000; background: rgba(0, 0, 0, 0.8);
-  overflow: auto; cursor: zoom-out; display: flex; }
-.course-zoom img { margin: auto; max-width: none; background: white; }
-/* The handout (make pdf): the core path only, the page without its navigation. */
-@media print {
-  .going-deeper, .cell.tag_optional, .bd-sidebar-primary, .bd-sidebar-secondary,
-  .bd-header, .bd-footer, .prev-next-area, .header-article, .bd-footer-article,
-  #pst-back-to-top { display: none !important; }
-  img.course-wide { width: 100% !important; margin-left: 0 !important; }
-  img, div.cell_output { break-inside: avoid; }
-  /* A scrolling box prints only its first screenful, then empty pages: let it grow. */
-  div.highlight, div.cell_input, div.cell_output, pre { overflow: visible !important;
-    max-height: none !important; }
-  /* A code block kept whole would leave the rest of a page empty when it does not fit. */
-  div[class*="highlight"], div.cell_input, pre { break-inside: auto !important;
-    display: block !important; }
-  .bd-main .bd-content .bd-article-container { max-width: 100%; }
-}
-"""
-WIDE_FIGURES_JS = """\
-// A course figure is drawn large for the lecture hall; squeezed into the text column its
-// labels would be a few pixels high. Let a figure wider than its column span the window
-// (centred, 16 px from each edge) and open at full size on a click.
-function courseWidenFigures() {
-  document.querySelectorAll("div.cell_output img").forEach((img) => {
-    if (!img.complete || !img.naturalWidth) {
-      img.addEventListener("load", courseWidenFigures, { once: true });
-      return;
-    }
-    img.classList.remove("course-wide");
-    img.style.width = "";
-    img.style.marginLeft = "";
-    const box = img.parentElement.getBoundingClientRect();
-    if (img.naturalWidth <= box.width + 1) return;
-    const width = Math.min(img.naturalWidth, window.innerWidth - 32);
-    img.classList.add("course-wide");
-    img.style.width = width + "px";
-    img.style.marginLeft = (window.innerWidth - width) / 2 - box.left + "px";
-  });
-}
-window.addEventListener("load", courseWidenFigures);
-window.addEventListener("resize", courseWidenFigures);
-document.addEventListener("click", (event) => {
-  const zoom = document.querySelector(".course-zoom");
-  if (zoom) return zoom.remove();
-  if (!event.target.matches("img.course-wide")) return;
-  const layer = document.createElement("div");
-  layer.className = "course-zoom";
-  const big = document.createElement("img");
-  big.src = event.target.src;
-  big.alt = event.target.alt;
-  layer.appendChild(big);
-  document.body.appendChild(layer);
-});
-"""
 
 
 def tags(cell: dict) -> list[str]:
@@ -248,30 +180,8 @@ def syllabus_from_readme() -> str:
     return match.group(1).replace("](notebooks/", "](").strip()
 
 
-def status_page(statuses: list[dict]) -> str:
-    rows = [
-        "| notebook | code cells | stored errors | figures | exercises | last run | run time |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for s in statuses:
-        seconds = f"{s['seconds']:.1f} s" if s["seconds"] is not None else "n/a"
-        rows.append(
-            f"| [{s['title']}]({s['name']}.ipynb) | {s['code_cells']} | {s['errors']} | "
-            f"{s['figures']} | {s['exercises']} | {s['executed_on'] or 'n/a'} | {seconds} |"
-        )
-    return (
-        "# Execution status\n\n"
-        "Every notebook on this site is shown with the outputs stored in the repository. The "
-        "build refuses a notebook with an unexecuted cell or a stored error, and `make test` "
-        "re-executes every notebook and compares each fresh text output with the stored one "
-        "(strict nbval), so what you read is what the code prints today.\n\n"
-        "Run time is the span of the last stored execution, on the machine that ran "
-        "`make execute`.\n\n" + "\n".join(rows) + "\n"
-    )
-
-
 def book() -> None:
-    statuses = check_notebooks()
+    check_notebooks()
     src = BUILD / "book-src"
     shutil.rmtree(src, ignore_errors=True)
     src.mkdir(parents=True)
@@ -281,16 +191,14 @@ def book() -> None:
     shutil.copy(SITE / "_config.yml", src / "_config.yml")
     # Jupyter Book links every .css and .js file in _static into every page.
     (src / "_static").mkdir()
-    (src / "_static" / "course.css").write_text(SITE_CSS, encoding="utf-8")
-    (src / "_static" / "wide-figures.js").write_text(WIDE_FIGURES_JS, encoding="utf-8")
+    for name in ("course.css", "wide-figures.js"):
+        shutil.copy(SITE / "static" / name, src / "_static" / name)
     intro = (SITE / "intro.md").read_text(encoding="utf-8")
     (src / "intro.md").write_text(intro.replace("{{ syllabus }}", syllabus_from_readme()))
-    (src / "status.md").write_text(status_page(statuses), encoding="utf-8")
     shutil.copy(ROOT / "notebooks" / "glossary.md", src / "glossary.md")
     chapters = "".join(f"  - file: {p.stem}\n" for p in NOTEBOOKS)
     (src / "_toc.yml").write_text(
-        f"format: jb-book\nroot: intro\nchapters:\n{chapters}  - file: glossary\n"
-        "  - file: status\n",
+        f"format: jb-book\nroot: intro\nchapters:\n{chapters}  - file: glossary\n",
         encoding="utf-8",
     )
     # An "extra path" is copied to the site's root as is; files in _static would each be
@@ -385,7 +293,8 @@ def slides() -> None:
     copy_tree(NODE / "reveal.js" / "dist", out / "reveal.js" / "dist")
     copy_tree(NODE / "reveal.js" / "plugin", out / "reveal.js" / "plugin")
     copy_tree(NODE / "mathjax" / "es5", out / "mathjax")
-    shutil.copy(SITE / "static" / "deck.css", out / "deck.css")
+    for name in ("deck.css", "index.css"):
+        shutil.copy(SITE / "static" / name, out / name)
     template = string.Template((SITE / "templates" / "deck.html").read_text(encoding="utf-8"))
     all_decks = decks.decks()
     if not all_decks:
@@ -397,20 +306,6 @@ def slides() -> None:
         (out / f"{deck.name}.html").write_text(page, encoding="utf-8")
     (out / "index.html").write_text(slide_index(all_decks), encoding="utf-8")
     print(f"slides: {len(all_decks)} decks -> {out / 'index.html'}")
-
-
-INDEX_CSS = """
-body { font: 18px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
-  color: #222; }
-h1 { font-size: 2rem; margin-bottom: 0.2rem; }
-p.lead { color: #555; margin-top: 0; }
-table { border-collapse: collapse; width: 100%; }
-td { border-top: 1px solid #ddd; padding: 0.6rem 0.5rem; vertical-align: top; }
-td.number { font-weight: 600; color: #0072B2; width: 2.5rem; }
-td.deck a { font-weight: 600; color: #0072B2; text-decoration: none; }
-td.deck a:hover { text-decoration: underline; }
-code { background: #f2f2f2; padding: 0 0.2em; border-radius: 3px; font-size: 0.9em; }
-"""
 
 
 def _inline_html(text: str) -> str:
@@ -442,7 +337,8 @@ def slide_index(all_decks: list[decks.Deck]) -> str:
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>Momentum, from scratch: lectures</title><style>{INDEX_CSS}</style></head>\n"
+        "<title>Momentum, from scratch: lectures</title>"
+        "<link rel='stylesheet' href='index.css'></head>\n"
         "<body><h1>Momentum, from scratch: lectures</h1>\n"
         "<p class='lead'>One lecture per chapter, 45-50 minutes each, with speaker notes on "
         "every slide. In a deck: arrow keys to move, <kbd>s</kbd> for the speaker view, "
