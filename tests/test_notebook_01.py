@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import re
 from collections import Counter
 
 import numpy as np
@@ -100,19 +101,107 @@ def test_solutions_do_not_redefine_the_learners_functions():
     names = defined_names()
     for exercise in (
         "largest_stable_step",
-        "no_zigzag_design",
-        "iterations_needed",
+        "step_range",
+        "cautious_iterations",
         "edge_limit_loss",
     ):
         assert names[exercise] == 1, exercise
         assert names[f"{exercise}_solution"] == 1, exercise
 
 
-def test_design_exercise_answer_is_what_the_solution_claims():
-    # Exercise 2: lr = 1/L is the largest step with no zig-zag; GD then needs ceil(...) steps,
-    # computed here independently of the notebook, with a plain loop.
-    A, x0, tol = np.diag([0.2, 4.0]), np.array([-9.0, 1.5]), 1e-6
-    x, t, target = x0.copy(), 0, tol * np.linalg.norm(x0)
+def cells() -> list[dict]:
+    return json.loads((NOTEBOOKS / NAME).read_text(encoding="utf-8"))["cells"]
+
+
+def stored_output(label: str) -> str:
+    [cell] = [c for c in cells() if c["metadata"].get("label") == label]
+    return "".join("".join(o.get("text", "")) for o in cell["outputs"])
+
+
+def gd_steps_to(eigvals, x0, lr, tol, limit=20_000):
+    """Steps until ||x_t|| <= tol ||x_0||, by a plain loop (norms fall monotonically here)."""
+    x, t, target = np.array(x0, dtype=float), 0, tol * np.linalg.norm(x0)
     while np.linalg.norm(x) > target:
-        x, t = x - 0.25 * (A @ x), t + 1
-    assert t == math.ceil(math.log(tol * np.linalg.norm(x0) / 9.0) / math.log(0.95)) == 270
+        x, t = x - lr * (np.asarray(eigvals) * x), t + 1
+        assert t < limit
+    return t
+
+
+def test_step_count_table_row_for_the_no_zigzag_step():
+    # lr = 1/L = 0.25 on the valley: x2 is 0 after one step, x1 shrinks by 0.95, so GD needs
+    # ceil(log(tol ||x0|| / 9) / log 0.95) = 270 steps; the stored table says so.
+    t = gd_steps_to([0.2, 4.0], [-9.0, 1.5], 0.25, 1e-6)
+    assert t == math.ceil(math.log(1e-6 * math.hypot(9.0, 1.5) / 9.0) / math.log(0.95)) == 270
+    rows = {line.split()[0]: line.split() for line in stored_output("01-step-counts").splitlines()}
+    assert rows["0.250"][-2:] == ["270", "270"]
+    assert rows["0.476"][-2:] == ["139", "139"]
+
+
+def test_kappa_table_counts_are_simulated_counts():
+    # At eta* on diag(1, kappa) from (1, 1); the table is in the core, stored for the deck.
+    table = stored_output("01-kappa-iterations")
+    for kappa in (10, 20, 100, 1000):
+        t = gd_steps_to([1.0, kappa], [1.0, 1.0], 2 / (1 + kappa), 1e-6)
+        assert f"kappa = {kappa:5d}: {t:5d} iterations" in table
+
+
+def test_by_hand_exercise_comes_before_any_code_that_reveals_it():
+    nb_cells = cells()
+    [hand] = [i for i, c in enumerate(nb_cells) if "Exercise 1" in "".join(c["source"])]
+    first_run = next(i for i, c in enumerate(nb_cells) if c["metadata"].get("label"))
+    assert hand < first_run  # the regimes table (x_1..x_4 at 0.5 and 1.5) comes after it
+    before = "".join("".join(c["source"]) for c in nb_cells[:hand])
+    for iterate in ("0.125", "-0.5", "0.25"):
+        assert iterate not in before
+    # The learner's cell starts empty; the solution is what x <- (1 - p) x gives.
+    sources = ["".join(c["source"]) for c in nb_cells if c["cell_type"] == "code"]
+    assert any(re.search(r"^by_hand = None\b", src, re.M) for src in sources)
+    [solution] = [
+        node.value
+        for src in sources
+        for node in ast.parse(src).body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id == "by_hand_solution"
+    ]
+    iterates_05, iterates_15, faster = ast.literal_eval(solution)
+    x05, x15 = 1.0, 1.0
+    for k in range(3):
+        x05, x15 = (1 - 0.5) * x05, (1 - 1.5) * x15
+        assert iterates_05[k] == x05 and iterates_15[k] == x15
+    assert faster == "same" and abs(x05) == abs(x15)
+
+
+def test_design_exercise_answer_is_what_the_solution_claims():
+    # Exercise 3: the steps for which ||x_100|| <= 1e-6 ||x_0|| from every start, found here
+    # by brute force (GD from the worst starts, the two eigenvectors, on a fine grid of steps).
+    solution = load_definitions(NAME, ["step_range_solution"])["step_range_solution"]
+    grid = np.arange(0.10, 0.20, 1e-5)
+    x = np.ones((grid.size, 2, 1)) * np.eye(2)  # per step size: the starts e1 and e2 (columns)
+    for _ in range(100):  # 100 GD steps for every step size at once
+        x = x - grid[:, None, None] * (np.diag([1.0, 10.0]) @ x)
+    ok = np.linalg.norm(x, axis=1).max(axis=1) <= 1e-6
+    inside = grid[ok]
+    assert ok[np.flatnonzero(ok)[0] : np.flatnonzero(ok)[-1] + 1].all()  # one interval
+    low, high = solution(1.0, 10.0, 100, 1e-6)
+    assert abs(inside[0] - low) <= 1e-5 and abs(inside[-1] - high) <= 1e-5
+    # Our valley in 100 steps: no step works, since even eta* needs 139 > 100.
+    low, high = solution(0.2, 4.0, 100, 1e-6)
+    assert low > high
+    assert gd_steps_to([0.2, 4.0], [1.0, 0.0], 2 / 4.2, 1e-6) > 100
+
+
+def test_predict_exercise_answer_is_what_the_solution_claims():
+    # Exercise 4: GD at lr = 1/kappa on diag(1, kappa) from (1, 1), counted by a plain loop.
+    solution = load_definitions(NAME, ["cautious_iterations_solution"])
+    for kappa in (10, 20, 100, 1000):
+        t = gd_steps_to([1.0, kappa], [1.0, 1.0], 1 / kappa, 1e-6)
+        assert solution["cautious_iterations_solution"](kappa, 1e-6) == t
+
+
+def test_heavy_ball_rate_is_quoted_as_it_rounds():
+    # Issue 21: (sqrt 20 - 1)/(sqrt 20 + 1) = 0.63451... is 0.635 to three places, not 0.634.
+    text = "".join("".join(c["source"]) for c in cells() if c["cell_type"] == "markdown")
+    rho = (math.sqrt(20) - 1) / (math.sqrt(20) + 1)
+    assert f"{rho:.3f}" == "0.635"
+    assert "0.635" in text and "0.634" not in text
