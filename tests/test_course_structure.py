@@ -30,6 +30,7 @@ from IPython.core.inputtransformer2 import TransformerManager
 from notebook_code import load_definitions
 
 from helpers import quadratic
+from website import decks
 
 NOTEBOOKS = sorted(
     (Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")
@@ -245,7 +246,7 @@ def test_every_figure_says_what_it_shows(path):
         if not images:
             continue
         alt = cell["metadata"].get("alt", "")
-        assert len(alt.split()) >= 6, f"{path.name}, cell {i}: figure without alt text"
+        assert len(alt.split()) >= decks.MIN_ALT_WORDS, f"{path.name}, cell {i}: no alt text"
         assert not re.search(r"\.(png|jpe?g|svg)\b|/", alt), f"{path.name}, cell {i}: {alt!r}"
 
 

@@ -25,6 +25,7 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 MAX_SLIDE_WORDS = 40
 MIN_FIGURE_TEXT_PX = 18  # on a 1280x720 slide
 LECTURE_MINUTES = (45, 50)
+MIN_ALT_WORDS = 6  # a figure's alt text is a sentence stating its finding
 SLIDE_SIZE = (1280, 720)
 # The box a figure fills on a figure slide (the slide less its padding and heading): a
 # conservative static estimate; the browser check measures the displayed size.

@@ -176,4 +176,4 @@ def _good_alt(alt: str) -> bool:
     alt = alt.strip()
     placeholder = "no description has been provided" in alt.lower()
     looks_like_path = bool(re.search(r"\.(png|jpe?g|svg)$", alt)) or "/" in alt
-    return len(alt.split()) >= 4 and not placeholder and not looks_like_path
+    return len(alt.split()) >= decks.MIN_ALT_WORDS and not placeholder and not looks_like_path
