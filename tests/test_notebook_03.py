@@ -4,7 +4,8 @@ It also defines the course's simulator and measurements (`heavy_ball_path`, `ste
 `heavy_ball_rate`) to teach them. These tests run the notebook's own definitions (via
 ``notebook_code.load_definitions``) and check them against ``helpers.optim``,
 ``helpers.quadratic`` and ``torch.optim.SGD``, so that the notebook and the library cannot
-drift apart.
+drift apart. The exercises' self-checks are run on right, wrong and unfinished answers, and the
+numbers section 3 states (the source pages' example, the stability limit) against torch.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from problems import leaves as clone_params
 
 from helpers import optim as hopt
 from helpers import quadratic as hq
+from helpers.selfcheck import NotStarted, report
 
 NOTEBOOK = "03_momentum.ipynb"
 
@@ -201,3 +203,96 @@ def test_heavy_ball_rate_equals_helper(nb):
     assert nb["heavy_ball_rate"](lr, momentum, [0.2, 4.0]) == pytest.approx(
         (np.sqrt(20) - 1) / (np.sqrt(20) + 1), rel=1e-6
     )
+
+
+# --- The exercises' self-checks and section 3's numbers ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def checks():
+    # One namespace: check_design_momentum runs the notebook's constant_gradient_steps, which
+    # runs its sgd_momentum.
+    return load_definitions(
+        NOTEBOOK,
+        [
+            "check_by_hand",
+            "check_predict_velocity",
+            "check_design_momentum",
+            "constant_gradient_steps",
+            "sgd_momentum",
+            "init_momentum_states",
+        ],
+    )
+
+
+def test_by_hand_check_accepts_the_rule_and_names_the_wrong_part(checks):
+    check = checks["check_by_hand"]
+    assert check((5, 7.5, 12.75)) is None and check([5.0, 7.5, 12.75]) is None
+    assert "pages" in check((5, 3, 5.7))  # the pages' verbal rule is recognised as such
+    assert check((5, 8, 14)) == "your v2 is too large"  # forgot the factor beta
+    assert check((5, 7.5, 12.7)) == "your v3 is too small"
+    assert "three numbers" in check((5, 7.5)) and "three numbers" in check("abc")
+    with pytest.raises(NotStarted):
+        check(None)
+
+
+def predict_right(c, a, beta):
+    return c / (1 - beta) + a / (1 + beta), c / (1 - beta) - a / (1 + beta)
+
+
+def test_predict_velocity_check(checks, capsys):
+    check = checks["check_predict_velocity"]
+    assert check(predict_right) is None
+    swapped = check(lambda c, a, b: predict_right(c, a, b)[::-1])
+    assert swapped.startswith("for c = 1.0, a = 3.0, beta = 0.8") and "first value" in swapped
+    both_amplified = check(lambda c, a, b: (c / (1 - b) + a / (1 - b), c / (1 - b) - a / (1 - b)))
+    assert "too large" in both_amplified
+    assert "two numbers" in check(lambda c, a, b: c / (1 - b))
+    assert not report(check, lambda c, a, b: None)
+    assert capsys.readouterr().out == "not started: <lambda> still returns None\n"
+
+
+def test_design_momentum_check(checks):
+    check = checks["check_design_momentum"]
+
+    def right(h, s, g):
+        beta = 0.5 ** (1 / h)
+        return -s * (1 - beta) / g, beta
+
+    assert check(right) is None
+    assert "half-life" in check(lambda h, s, g: (right(h, s, g)[0], 0.5**h))
+    assert "final step is too large" in check(lambda h, s, g: (-s / g, right(h, s, g)[1]))
+    assert "lr must be > 0" in check(lambda h, s, g: (-right(h, s, g)[0], right(h, s, g)[1]))
+    assert "two numbers" in check(lambda h, s, g: 0.1)
+
+
+def test_the_pages_example_is_what_torch_stores(nb):
+    """Section 3: gradients 5, 3, 6 with momentum 0.9 give the buffers 5, 7.5, 12.75 in
+    torch.optim.SGD and in the notebook's sgd_momentum; the learning rate is not inside."""
+    p, q = (
+        torch.zeros(1, dtype=torch.float64, requires_grad=True),
+        torch.zeros(1, dtype=torch.float64, requires_grad=True),
+    )
+    opt = torch.optim.SGD([p], lr=0.1, momentum=0.9)
+    states = nb["init_momentum_states"]([q])
+    buffers = []
+    for g in (5.0, 3.0, 6.0):
+        p.grad = torch.full((1,), g, dtype=torch.float64)
+        opt.step()
+        q.grad = torch.full((1,), g, dtype=torch.float64)
+        nb["sgd_momentum"]([q], states, {"lr": 0.1, "momentum": 0.9})
+        buffers.append(opt.state[p]["momentum_buffer"].item())
+        assert torch.equal(states[0], opt.state[p]["momentum_buffer"])
+    assert buffers == pytest.approx([5.0, 7.5, 12.75], abs=1e-12)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.25, 0.5, 0.9])
+def test_stability_limit_of_section_3(nb, momentum):
+    """eta * lambda just below 2 (1 + beta) converges, just above diverges (notebook 05 proves
+    it); the notebook's simulator shows it."""
+    limit = 2 * (1 + momentum)
+    for factor, converges in ((0.99, True), (1.01, False)):
+        path = nb["heavy_ball_path"](
+            lambda x: 4.0 * x, [1.0], factor * limit / 4.0, momentum, 5000, blow_up=1e6
+        )
+        assert (abs(path[-1, 0]) < 1e-6) == converges, (momentum, factor)
