@@ -67,7 +67,7 @@ def test_pages_loop_matches_sgd_momentum_ema():
 
 
 def test_iteration_matrix_predicts_the_pages_loop():
-    """(e_t, v_t) = M^t (e_0, 0) for the EMA form on least squares (the notebook's analysis)."""
+    """(e_t, v_t) = T^t (e_0, 0) for the EMA form on least squares (the notebook's analysis)."""
     x, y = make_linear_data(100, seed=0, dtype=torch.float64)
     X_b = np.c_[np.ones(100), x.numpy()[:, 0]]
     y = y.numpy()
@@ -76,9 +76,24 @@ def test_iteration_matrix_predicts_the_pages_loop():
     lr, beta, t = 0.05, 0.8, 150
     path = NB["pages_ema_loop"](X_b, y, theta0, lr, beta, t)
     H = 2 / len(y) * X_b.T @ X_b
-    M = NB["ema_iteration_matrix"](H, lr, beta)
-    state = np.linalg.matrix_power(M, t) @ np.r_[(theta0 - theta_star)[:, 0], 0.0, 0.0]
+    T = NB["ema_iteration_matrix"](H, lr, beta)
+    state = np.linalg.matrix_power(T, t) @ np.r_[(theta0 - theta_star)[:, 0], 0.0, 0.0]
     np.testing.assert_allclose(state[:2], (path[-1] - theta_star)[:, 0], rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize(("lr", "beta"), [(0.01, 0.9), (0.2, 0.5), (0.05, 0.99)])
+def test_iteration_matrix_has_heavy_balls_eigenvalues(lr, beta):
+    """T (EMA form, step lr) has the eigenvalues of notebook 05's heavy-ball matrix M with
+    eta = lr (1 - beta): one 2x2 block [[1 - eta lam, -eta beta], [lam, beta]] per eigenvalue."""
+    rng = np.random.default_rng(6)
+    Q = np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    lams = np.array([0.3, 1.5, 4.0])
+    T = NB["ema_iteration_matrix"](Q @ np.diag(lams) @ Q.T, lr, beta)
+    eta = lr * (1 - beta)
+    blocks = [np.linalg.eigvals([[1 - eta * lam, -eta * beta], [lam, beta]]) for lam in lams]
+    np.testing.assert_allclose(
+        np.sort_complex(np.linalg.eigvals(T)), np.sort_complex(np.concatenate(blocks)), atol=1e-10
+    )
 
 
 def test_closed_form_from_nonzero_velocity():
@@ -122,7 +137,7 @@ def test_ema_series_is_the_helper_velocity_and_lags_a_ramp(beta):
 
 @pytest.mark.parametrize(("lr", "beta"), [(0.01, 0.9), (0.2, 0.5)])
 def test_predicted_errors_match_heavy_ball_path(lr, beta):
-    """M^t (e_0, 0) from ema_iteration_matrix predicts heavy_ball_path(lr * (1 - beta), beta)."""
+    """T^t (e_0, 0) from ema_iteration_matrix predicts heavy_ball_path(lr * (1 - beta), beta)."""
     rng = np.random.default_rng(2)
     Q = np.linalg.qr(rng.standard_normal((3, 3)))[0]
     H = Q @ np.diag([0.5, 2.0, 6.0]) @ Q.T
