@@ -3,21 +3,21 @@
 The notebook derives ``sgd(params, states, hyperparams)`` line by line; ``helpers.optim.sgd`` ships
 the same function with argument checks. ``notebook_code.load_definitions`` runs only the
 notebook's imports and its ``def sgd``, and these tests compare the two bit for bit (and with
-``torch.optim.SGD``) so that neither can drift from the other. Further tests run two exercise
-solutions outside the notebook and check its structure: a core path of at most 2000 words, optional
-blocks that open properly, solutions that do not redefine the learner's functions, and ``t`` as the
-step index in the text.
+``torch.optim.SGD``) so that neither can drift from the other. Further tests check two exercise
+solutions outside the notebook (the by-hand answer against the formula, the accumulated step
+against one step on the whole batch) and the notebook's structure: solutions that do not redefine
+the learner's functions, self-checks that are collapsed and start as "not started", ``t`` as the
+step index and ``f`` as the loss in the text.
 """
 
 from __future__ import annotations
 
-import itertools
+import ast
 import json
 import math
 import re
 from pathlib import Path
 
-import numpy as np
 import problems
 import pytest
 import torch
@@ -25,6 +25,7 @@ from notebook_code import defined_names, load_definitions
 from problems import leaves
 
 import helpers.optim
+from helpers.data import load_diabetes
 
 NB_SGD = load_definitions("02_stochastic_gradient_descent.ipynb", ["sgd"])["sgd"]
 
@@ -119,41 +120,56 @@ def test_notebook_sgd_ignores_states():
 # ----------------------------------------------------------------------------------------------
 
 SOLUTIONS = load_definitions(
-    "02_stochastic_gradient_descent.ipynb",
-    ["sgd_fixed_solution", "minibatch_variance_solution"],
+    "02_stochastic_gradient_descent.ipynb", ["accumulated_step_solution", "batch_loss", "sgd"]
 )
+# The solution's globals: the notebook's float32 data and its batch size.
+SOLUTIONS["batch_loss"].__globals__.update(zip(("X", "y"), load_diabetes(), strict=True))
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_sgd_fixed_solution_equals_notebook_sgd_bit_for_bit(dtype):
-    init, loss = make_problem(dtype, 7)
-    ours, fixed = leaves(init), leaves(init)
-    for step in range(2 * len(LRS)):
-        lr = LRS[step % len(LRS)]
-        for params in (ours, fixed):
-            loss(params[:-1]).backward()
-        NB_SGD(ours, None, {"lr": lr})
-        SOLUTIONS["sgd_fixed_solution"](fixed, None, {"lr": lr})
-        assert all(torch.equal(p, q) for p, q in zip(ours, fixed, strict=True)), step
-        assert all(torch.count_nonzero(p.grad) == 0 for p in fixed[:-1])
-        assert fixed[-1].grad is None
+def notebook_constant(name: str):
+    """The literal a notebook cell assigns to ``name`` at top level (e.g. a by-hand answer)."""
+    for cell in cells():
+        if cell["cell_type"] != "code":
+            continue
+        for node in ast.parse("".join(cell["source"])).body:
+            if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [
+                name
+            ]:
+                return ast.literal_eval(node.value)
+    raise LookupError(name)
 
 
-@pytest.mark.parametrize(("n", "seed"), [(5, 0), (8, 1)])
-def test_minibatch_variance_solution_is_the_exact_average_over_all_minibatches(n, seed):
-    grads = np.random.default_rng(seed).standard_normal((n, 3))
-    mean = grads.mean(axis=0)
-    for batch_size in range(1, n + 1):
-        exact = np.mean(
-            [
-                np.sum((grads[list(s)].mean(axis=0) - mean) ** 2)
-                for s in itertools.combinations(range(n), batch_size)
-            ]
-        )
-        value = SOLUTIONS["minibatch_variance_solution"](grads, batch_size)
-        assert math.isclose(value, exact, rel_tol=1e-12, abs_tol=1e-15), batch_size
-    # At B = N the minibatch is the whole data set: no variance at all.
-    assert SOLUTIONS["minibatch_variance_solution"](grads, n) == 0
+def test_by_hand_solution_follows_the_formula():
+    """Exercise 1: sigma^2 / B for B = 2, 8, 32, and the batch size with a tenth of the error."""
+    v2, v8, v32, tenth = notebook_constant("batch_noise_solution")
+    for got, batch in ((v2, 2), (v8, 8), (v32, 32)):
+        assert math.isclose(got, 9.6 / batch, rel_tol=1e-12), batch
+    assert math.isclose(math.sqrt(9.6 / tenth), math.sqrt(9.6) / 10, rel_tol=1e-12)
+    assert notebook_constant("batch_noise") is None  # the learner's cell starts empty
+
+
+@pytest.mark.parametrize(("seed", "micro"), [(0, 4), (1, 2), (2, 8)])
+def test_accumulated_step_solution_is_one_step_on_the_whole_batch(seed, micro):
+    step, batch_loss, sgd = (
+        SOLUTIONS[k] for k in ("accumulated_step_solution", "batch_loss", "sgd")
+    )
+    gen = torch.Generator().manual_seed(seed)
+    start = [torch.randn(10, generator=gen), torch.randn((), generator=gen)]
+    batch = torch.randperm(442, generator=gen)[:32]
+    mine, ref, theirs = leaves(start), leaves(start), leaves(start)
+    loss = step(mine, list(batch.reshape(micro, -1)), 0.1)
+    ref_loss = batch_loss(*ref, batch)
+    ref_loss.backward()
+    sgd(ref, None, {"lr": 0.1})
+    batch_loss(*theirs, batch).backward()
+    torch.optim.SGD(theirs, lr=0.1).step()
+    assert all(torch.equal(p, q) for p, q in zip(ref, theirs, strict=True))
+    # float32: summing `micro` partial gradients rounds differently from one mean over 32.
+    for p, q in zip(mine, ref, strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7)
+    assert not torch.equal(mine[0], start[0])
+    assert all(torch.count_nonzero(p.grad) == 0 for p in mine)
+    assert math.isclose(loss, ref_loss.item(), rel_tol=1e-5)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -181,8 +197,44 @@ def test_solutions_do_not_redefine_the_learners_functions():
                 defined_names("".join(cell["source"]))
             )
     assert not learner & solutions, learner & solutions
-    for name in ("minibatch_variance", "sgd_fixed", "predict_next_loss", "design_schedule"):
+    for name in ("batch_noise", "accumulated_step", "predict_next_loss", "design_schedule"):
         assert name in learner and f"{name}_solution" in solutions, name
+
+
+def test_every_self_check_is_collapsed_and_starts_as_not_started():
+    """A check cell ends with report(check_x, x) (bound to a name, so that only the feedback
+    shows); as stored, the learner's stub is not started."""
+    checks = [
+        c for c in cells() if re.search(r"^right = report\(check_", "".join(c["source"]), re.M)
+    ]
+    assert len(checks) == 4
+    for cell in checks:
+        source = "".join(cell["source"]).rstrip()
+        name = re.search(r"\nright = report\(check_\w+, (\w+)\)  # [^\n]*$", source)
+        assert name, source[-80:]
+        assert "hide-input" in tags(cell) and cell["metadata"]["jupyter"]["source_hidden"]
+        printed = "".join("".join(o.get("text", "")) for o in cell["outputs"])
+        shown = name.group(1).removesuffix("_answer")
+        assert printed == f"not started: {shown} still returns None\n", printed
+
+
+def test_the_by_hand_exercise_comes_before_the_learner_writes_code():
+    order = [defined_names("".join(c["source"])) for c in cells() if c["cell_type"] == "code"]
+    first_by_hand = next(i for i, names in enumerate(order) if "batch_noise" in names)
+    first_sgd = next(i for i, names in enumerate(order) if "sgd" in names)
+    assert first_by_hand < first_sgd
+
+
+LOSS_AS_L = re.compile(r"\bL\(|L\^\\star|L_\{?\*|\\mathbb\{E\}\[L\]")
+
+
+def test_markdown_uses_f_for_the_loss_and_plain_words():
+    """L is the largest curvature (notebook 01), never the loss; no idioms for the noise floor."""
+    for i, cell in enumerate(cells()):
+        text = "".join(cell["source"])
+        if cell["cell_type"] == "markdown":
+            assert not LOSS_AS_L.search(text), (i, text[:80])
+        assert "noise ball" not in text.lower(), i
 
 
 def test_markdown_uses_t_as_the_step_index():
