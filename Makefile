@@ -104,7 +104,8 @@ slides: $(SITE_STAMP)
 	$(BIN)/python -m website.build slides
 
 browser-check: $(SITE_STAMP)
-	$(BIN)/python -m website.browser_check
+	$(BIN)/python -m pytest website/test_browser.py --screenshot only-on-failure \
+	  --output _build/screenshots/failures -v
 
 handouts: $(SITE_STAMP)
 	@test -f _build/slides/index.html || $(MAKE) slides

@@ -154,10 +154,19 @@ _MEASURE_PAGE = """
 """
 
 
+# A worked solution (a `def name_solution(`) is folded until the learner opens it.
+_VISIBLE_SOLUTIONS = """
+() => Array.from(document.querySelectorAll('pre'))
+  .filter(p => /def \\w+_solution\\(/.test(p.textContent) && p.checkVisibility())
+  .map(p => p.textContent.match(/def (\\w+_solution)/)[1])
+"""
+
+
 def check_reading(tab) -> list[str]:
-    """Problems of the website page open in ``tab``: TeX source, wide code, small figure text."""
+    """Problems of the website page open in ``tab``: TeX source, wide code, small figure text,
+    missing alt text, a worked solution shown unfolded."""
     seen = tab.evaluate(_MEASURE_PAGE)
-    problems = []
+    problems = [f"solution shown unfolded: {name}" for name in tab.evaluate(_VISIBLE_SOLUTIONS)]
     for match in list(TEX_SOURCE.finditer(seen["text"]))[:5]:
         context = seen["text"][max(0, match.start() - 30) : match.end() + 10].replace("\n", " ")
         problems.append(f"TeX source in the text: ...{context}...")
