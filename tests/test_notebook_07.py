@@ -1,9 +1,10 @@
 """Notebook 07's own definitions, checked against helpers/ and torch.optim.
 
 The notebook defines an optimizer factory, the quadratic model's limit on the learning rate, a
-1cycle scheduler factory and the exercise solutions. These tests run those definitions
-(``tests/notebook_code.py``) outside the notebook, so they cannot drift from the course's
-helpers, from ``torch.optim.SGD`` or from ``torch.optim.lr_scheduler.OneCycleLR``.
+sharpness estimate, a 1cycle scheduler factory (and a step hook that drives it), the exercise
+checks and solutions. These tests run those definitions (``tests/notebook_code.py``) outside the
+notebook, so they cannot drift from the course's helpers, from ``torch.optim.SGD``, from
+``torch.optim.lr_scheduler.OneCycleLR`` or from an exact eigenvalue computation.
 """
 
 from __future__ import annotations
@@ -19,16 +20,19 @@ from problems import leaves
 
 from helpers.optim import MomentumSGD
 from helpers.quadratic import gd_rate, heavy_ball_path, heavy_ball_rate
+from helpers.selfcheck import NotStarted
 
 NAMES = [
     "heavy_ball_optimizer",
     "quadratic_lr_limit",
+    "sharpness",
     "one_cycle",
+    "with_schedule",
     "settled_step",
-    "check_exercise_1",
-    "matched_lrs_solution",
-    "same_lr_everywhere",
-    "verdict_solution",
+    "check_by_hand",
+    "torch_twin_solution",
+    "near_miss_dampening",
+    "near_miss_rescaled_decay",
 ]
 
 
@@ -113,18 +117,58 @@ def test_settled_step_matches_the_steady_state(nb):
     assert math.isclose(nb["settled_step"](0.2, 0.9, variant="ema"), 0.2, rel_tol=1e-9)
 
 
-def test_exercise_1_check_accepts_the_design_and_rejects_near_misses(nb):
-    check, solution = nb["check_exercise_1"], nb["matched_lrs_solution"]
-    assert check(solution)
-    assert not check(nb["same_lr_everywhere"])
-    assert not check(lambda lr, b: (lr * (1 - b), lr, lr))  # Nesterov left at SGD's lr
-    assert not check(lambda lr, b: (lr * (1 - b), lr * (1 - b), lr * (1 - b)))  # EMA rescaled
-    assert not check(lambda lr, b: None)
+def test_one_cycle_through_the_step_hook_is_the_explicit_scheduler_loop(nb):
+    # with_schedule steps the scheduler after every optimizer step, as an explicit loop does.
+    steps, max_lr = 20, 0.5
+    make = nb["one_cycle"](max_lr, True, steps)
+    explicit, schedule = run(nb["heavy_ball_optimizer"](max_lr, 0.9), steps, make)
+    hooked, hooked_schedule = run(
+        nb["with_schedule"](nb["heavy_ball_optimizer"](max_lr, 0.9), make), steps
+    )
+    assert hooked_schedule == schedule
+    assert all(torch.equal(a, b) for a, b in zip(explicit, hooked, strict=True))
 
 
-def test_verdict_solution(nb):
-    verdict = nb["verdict_solution"]
-    assert verdict([2.3, 0.5, 0.09], 0.1, 23.0) == 3
-    assert verdict([2.3, 30.0, 0.05], 0.1, 23.0) == "diverged"
-    assert verdict([2.3, float("nan")], 0.1, 23.0) == "diverged"
-    assert verdict([2.3, 1.0], 0.1, 23.0) == "never"
+@pytest.mark.parametrize("spectrum", [[0.5, 2.0, 7.0], [-1.0, 0.3, 4.0], [-9.0, 1.0, 3.0]])
+def test_sharpness_is_a_lower_bound_on_the_largest_eigenvalue(nb, spectrum):
+    # f(x) = x^T A x / 2 with A = Q diag(spectrum) Q^T: its Hessian is A.
+    generator = torch.Generator().manual_seed(1)
+    q, _ = torch.linalg.qr(torch.randn(3, 3, generator=generator, dtype=torch.float64))
+    a = q @ torch.diag(torch.tensor(spectrum, dtype=torch.float64)) @ q.T
+    x = torch.randn(3, generator=generator, dtype=torch.float64, requires_grad=True)
+    largest = torch.linalg.eigvalsh(a).max().item()
+    for iters in (1, 3, 200):
+        estimate = nb["sharpness"](0.5 * x @ a @ x, [x], iters=iters)
+        assert estimate <= largest + 1e-12
+    if abs(max(spectrum)) > abs(min(spectrum)):  # power iteration finds the largest |eigenvalue|
+        assert math.isclose(estimate, largest, rel_tol=1e-9)
+
+
+def test_by_hand_check_accepts_the_matched_steps_and_names_each_miss(nb):
+    check = nb["check_by_hand"]
+    # SGD lr 0.6 at beta 0.9: heavy ball 0.06, EMA 0.6; heavy ball 0.05 at 0.95 is SGD lr 1.
+    assert check((0.06, 0.6, 1.0)) is None
+    assert check((0.6, 0.6, 1.0)) == "(a) your heavy-ball lr is too large"
+    assert check((0.006, 0.6, 1.0)) == "(a) your heavy-ball lr is too small"
+    assert check((0.06, 0.06, 1.0)) == "(b) your EMA lr is too small"
+    assert check((0.06, 6.0, 1.0)) == "(b) your EMA lr is too large"
+    assert check((0.06, 0.6, 0.05)) == "(c) your SGD lr is too small"
+    assert check((0.06, 0.6, 20.0)) == "(c) your SGD lr is too large"
+    assert "three numbers" in check((0.06, 0.6))
+    with pytest.raises(NotStarted):
+        check(None)
+
+
+def test_torch_twin_solution_is_the_ema_form_with_weight_decay(nb):
+    def ema(p):
+        return MomentumSGD(p, 0.5, 0.9, variant="ema", weight_decay=1e-3, impl="loop")
+
+    ours, _ = run(ema, steps=30)
+    twin, _ = run(nb["torch_twin_solution"], steps=30)
+    assert isinstance(
+        nb["torch_twin_solution"]([torch.zeros(1, requires_grad=True)]), torch.optim.SGD
+    )
+    assert all(torch.allclose(a, b, rtol=0, atol=1e-12) for a, b in zip(ours, twin, strict=True))
+    for near_miss in ("near_miss_dampening", "near_miss_rescaled_decay"):
+        missed, _ = run(nb[near_miss], steps=30)
+        assert max((a - b).abs().max().item() for a, b in zip(ours, missed, strict=True)) > 1e-6
