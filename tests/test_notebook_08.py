@@ -1,9 +1,9 @@
 """Notebook 08's own definitions, checked against torch.optim.SGD and helpers.optim.
 
 The notebook counts the bytes each way of writing a momentum step moves (``CountBytes``), and
-its exercises ask for a floor formula, byte predictions, an in-place Nesterov step and a
-32-byte EMA step. These tests run those definitions (``tests/notebook_code.py``) on small CPU
-tensors, so the counts the text relies on and the worked solutions cannot drift.
+its exercises ask for a count by hand, byte predictions, an in-place Nesterov step and an EMA
+step in at most 32 bytes. These tests run those definitions (``tests/notebook_code.py``) on
+small CPU tensors, so the counts the text relies on and the worked solutions cannot drift.
 """
 
 from __future__ import annotations
@@ -16,15 +16,16 @@ import torch
 from notebook_code import NOTEBOOKS, defined_names, load_definitions
 
 from helpers.optim import init_momentum_states, sgd_momentum, sgd_momentum_ema
+from helpers.selfcheck import NotStarted
 
 NOTEBOOK = NOTEBOOKS / "08_fast_optimizer_steps.ipynb"
 NAMES = [
     "tensor_bytes",
+    "same_memory",
     "CountBytes",
     "d2l_verbatim_step",
     "in_place_step",
-    "floor_ms_solution",
-    "check_floor_ms",
+    "check_by_hand",
     "nesterov_step_solution",
     "naive_ema_step",
     "ema_step_solution",
@@ -87,13 +88,28 @@ def test_byte_counts_of_the_five_ways_and_sgd_momentum(nb):
     }
     moved = {name: bytes_per_element(nb, step, params)[0] for name, step in steps.items()}
     assert moved == {
-        "d2l verbatim": 56,
+        "d2l verbatim": 48,  # 12 streams: its copy_ of p onto itself moves nothing
         "in-place loop": 32,
         "torch default": 32,
         "foreach": 32,
         "fused": 20,
         "sgd_momentum": 36,  # the summary's 32 + 4: zeroing the gradient writes g
     }
+
+
+def test_a_copy_onto_the_same_memory_is_skipped_and_a_real_copy_is_counted(nb):
+    p, x = torch.zeros(1000), torch.ones(1000)
+    address = p.data_ptr()
+    with torch.no_grad(), nb["CountBytes"]() as counter:
+        p[:] -= x  # sub_ through a view, then p[:] = that view: a copy_ of p onto itself
+    assert p.data_ptr() == address and torch.equal(p, -x)
+    assert (counter.ops, counter.skipped) == (["sub_"], ["copy_"])
+    assert counter.read + counter.written == 3 * 4000  # sub_ alone: r p x, w p
+    with nb["CountBytes"]() as counter:
+        p.copy_(x)  # r x, w p
+        p[:500] = p[500:]  # the same storage, another place in it: a real copy
+    assert counter.skipped == [] and counter.ops == ["copy_", "copy_"]
+    assert counter.read + counter.written == 2 * 4000 + 2 * 2000
 
 
 def test_the_in_place_loop_is_torchs_cpu_step_bit_for_bit(nb):
@@ -111,40 +127,49 @@ def test_the_in_place_loop_is_torchs_cpu_step_bit_for_bit(nb):
 # ----------------------------------------------------------------------------------------------
 
 
-def test_floor_ms_solution_passes_and_the_check_can_fail(nb):
-    check = nb["check_floor_ms"]
-    assert check(nb["floor_ms_solution"])
-    assert not check(lambda shapes, bandwidth_gbs, bytes_per_element=20: None)  # the stub
-    assert not check(  # seconds, not milliseconds
-        lambda shapes, bw, b=20: nb["floor_ms_solution"](shapes, bw, b) / 1e3
-    )
-    assert not check(  # the bytes per element ignored
-        lambda shapes, bw, b=20: nb["floor_ms_solution"](shapes, bw)
-    )
-
-
-def predicted_bytes_solution():
-    # The solution cell assigns a dict of plain arithmetic: evaluate that expression alone.
+def solution_value(name):
+    # A solution cell assigns `name` a tuple or dict of plain arithmetic: evaluate it alone.
     for cell in cells():
         if cell["cell_type"] != "code" or "solution" not in tags(cell):
             continue
         for node in ast.parse("".join(cell["source"])).body:
-            if isinstance(node, ast.Assign) and node.targets[0].id == "predicted_bytes_solution":
+            if isinstance(node, ast.Assign) and node.targets[0].id == name:
                 return eval(compile(ast.Expression(node.value), "cell", "eval"), {})
-    raise LookupError("no predicted_bytes_solution")
+    raise LookupError(f"no {name}")
+
+
+def test_by_hand_solution_is_what_torchs_steps_move_and_the_check_can_fail(nb):
+    # Exercise 1: plain SGD as one pass (torch's fused kernel), then with weight decay as
+    # torch's per-tensor loop runs it (add into a new d, then add_).
+    params = make_params()
+    one_pass, ops = bytes_per_element(nb, torch_step(params, fused=True), params)
+    assert ops == ["_fused_sgd_"]
+    params = make_params()
+    step = torch_step(params, foreach=False, weight_decay=0.1)
+    weight_decay_loop, ops = bytes_per_element(nb, step, params)
+    assert ops[:2] == ["add", "add_"]  # the two kernels the exercise quotes
+    answer = solution_value("by_hand_solution")
+    assert answer == (one_pass, weight_decay_loop) == (12, 24)
+    check = nb["check_by_hand"]
+    assert check(answer) is None and check(list(answer)) is None
+    with pytest.raises(NotStarted):
+        check(None)
+    assert "weight-decay count is too large" in check((12, 32))
+    assert "one-pass count is too small" in check((8, 24))
+    assert "two numbers" in check(12)
 
 
 def test_predicted_bytes_solution_matches_torchs_steps(nb):
     counted = {}
-    params = make_params()
-    counted["plain SGD"] = bytes_per_element(nb, torch_step(params, foreach=False), params)[0]
-    params = make_params()
-    step = torch_step(
-        params, init_momentum_states(params), momentum=0.9, nesterov=True, foreach=False
-    )
-    counted["Nesterov"], ops = bytes_per_element(nb, step, params)
-    assert ops[:4] == ["mul_", "add_", "add", "add_"]  # the lines the exercise quotes
-    assert predicted_bytes_solution() == counted == {"plain SGD": 12, "Nesterov": 44}
+    for name, path in {"Nesterov": {"foreach": False}, "Nesterov, fused": {"fused": True}}.items():
+        params = make_params()
+        velocities = init_momentum_states(params)
+        step = torch_step(params, velocities, momentum=0.9, nesterov=True, **path)
+        counted[name], ops = bytes_per_element(nb, step, params)
+        if name == "Nesterov":
+            assert ops[:4] == ["mul_", "add_", "add", "add_"]  # the lines the exercise quotes
+    expected = {"Nesterov": 44, "Nesterov, fused": 20}
+    assert solution_value("predicted_bytes_solution") == counted == expected
 
 
 def test_nesterov_solution_equals_torch_bit_for_bit_in_place(nb):
@@ -200,7 +225,7 @@ def test_solutions_define_only_solution_names():
             )
     assert solutions, "no solution cells"
     assert all(name.endswith("_solution") for name in solutions), solutions
-    for name in ("floor_ms", "predicted_bytes", "nesterov_step", "ema_step"):
+    for name in ("by_hand", "predicted_bytes", "nesterov_step", "ema_step"):
         assert name in learner and f"{name}_solution" in solutions
 
 
