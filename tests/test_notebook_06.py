@@ -2,7 +2,10 @@
 
 The notebook derives an lr-inside optimizer, the source pages' NumPy ``Momentum`` class,
 Nesterov's look-ahead form, and the exercise solutions. These tests run those definitions
-(``tests/notebook_code.py``) so they cannot drift from the course's helpers or from torch.
+(``tests/notebook_code.py``) so they cannot drift from the course's helpers or from torch. They
+also check the notebook's claims on general problems: the two ways torch.optim.SGD follows
+lr-inside code under a schedule (a rescaled buffer, a scheduled momentum), the answers of the
+by-hand and predict exercises, and the decoupled weight decay that matches a coupled one.
 """
 
 from __future__ import annotations
@@ -24,9 +27,7 @@ NAMES = [
     "sgd_momentum_lr_inside",
     "nesterov_lookahead",
     "nesterov_radius",
-    "rescale_velocity_solution",
-    "nesterov_step_solution",
-    "matching_decoupled_wd_solution",
+    "lr_inside_momenta_solution",
 ]
 
 
@@ -85,6 +86,17 @@ def test_f_equals_x_example(nb):
     assert params["x"][0] == pytest.approx(float(x_in), abs=1e-14)
 
 
+def test_warm_up_exercise_by_hand():
+    # Exercise 1: beta = 0.5, rates 0.1, 0.1, 0.2 on f(x) = x; the worked solution's numbers.
+    lrs = [Fraction(1, 10), Fraction(1, 10), Fraction(1, 5)]
+    x_out, x_in = exact_by_simulation(lrs, Fraction(1, 2))
+    assert (x_out, x_in) == (Fraction(-3, 5), Fraction(-21, 40))
+    # The last steps: outside -0.2 * 1.75 = -0.35, inside -0.275; outside is the longer one.
+    x2_out, x2_in = exact_by_simulation(lrs[:2], Fraction(1, 2))
+    assert abs(x_out - x2_out) == Fraction(7, 20) and abs(x_in - x2_in) == Fraction(11, 40)
+    assert abs(x_out - x2_out) > abs(x_in - x2_in)
+
+
 def test_lr_inside_equals_outside_at_constant_lr(nb):
     init, loss = make_problem(torch.float64)
     outside, inside = leaves(init), leaves(init)
@@ -102,29 +114,88 @@ def test_lr_inside_equals_outside_at_constant_lr(nb):
     assert max((p - p0).abs().max().item() for p, p0 in zip(inside, init, strict=True)) > 0.1
 
 
-def test_schedule_separates_and_rescaling_reconciles(nb):
+def max_gap(ps, qs):
+    return max((p - q).abs().max().item() for p, q in zip(ps, qs, strict=True))
+
+
+SCHEDULE = [0.05] * 10 + [0.005] * 10 + [0.02] * 10  # a decay, then a rise
+
+
+def test_schedule_separates_and_lr_inside_code_can_follow_outside(nb):
+    """lr-inside code follows lr outside with Exercise 3's momenta, or with Goyal et al.'s
+    momentum correction (u rescaled by lr_new / lr_old); with the same lr and momentum it
+    does not."""
     init, loss = make_problem(torch.float64, seed=1)
-    lrs = [0.05] * 10 + [0.005] * 10 + [0.02] * 10
+    momenta = nb["lr_inside_momenta_solution"](SCHEDULE, 0.9)
+    assert len(momenta) == len(SCHEDULE)
+    assert momenta[10] == pytest.approx(0.09) and momenta[20] == pytest.approx(3.6)
     runs = {}
-    for name in ("outside", "inside", "rescaled"):
+    for name in ("outside", "inside", "rescaled", "momenta"):
         params = leaves(init)
         states = init_momentum_states(params)
-        for t, lr in enumerate(lrs):
-            if name == "rescaled" and t > 0 and lr != lrs[t - 1]:
-                states[0] = nb["rescale_velocity_solution"](states[0], lrs[t - 1], lr)
-                states[1] = nb["rescale_velocity_solution"](states[1], lrs[t - 1], lr)
+        for t, lr in enumerate(SCHEDULE):
+            if name == "rescaled" and t > 0 and lr != SCHEDULE[t - 1]:
+                for u in states:
+                    u.mul_(lr / SCHEDULE[t - 1])
             loss(params).backward()
             step = sgd_momentum if name == "outside" else nb["sgd_momentum_lr_inside"]
-            step(params, states, {"lr": lr, "momentum": 0.9})
+            momentum = momenta[t] if name == "momenta" else 0.9
+            step(params, states, {"lr": lr, "momentum": momentum})
         runs[name] = params
-    gap = max(
-        (p - q).abs().max().item() for p, q in zip(runs["outside"], runs["inside"], strict=True)
-    )
-    fixed = max(
-        (p - q).abs().max().item() for p, q in zip(runs["outside"], runs["rescaled"], strict=True)
-    )
-    assert gap > 1e-3
-    assert fixed < 1e-12
+    assert max_gap(runs["outside"], runs["inside"]) > 1e-3
+    assert max_gap(runs["outside"], runs["rescaled"]) < 1e-12
+    assert max_gap(runs["outside"], runs["momenta"]) < 1e-12
+
+
+def torch_following(init, loss, lrs, follow, nesterov=False):
+    """torch.optim.SGD as section 1 drives it: follow None, "buffer" or "momentum"."""
+    params = leaves(init)
+    opt = torch.optim.SGD(params, lr=lrs[0], momentum=0.9, nesterov=nesterov)
+    group = opt.param_groups[0]
+    for t, lr in enumerate(lrs):
+        lr_prev = lrs[t - 1] if t > 0 else lr
+        group["lr"] = lr
+        if follow == "buffer" and lr != lr_prev:
+            for p in params:
+                opt.state[p]["momentum_buffer"].mul_(lr_prev / lr)
+        if follow == "momentum":
+            group["momentum"] = 0.9 * lr_prev / lr
+        opt.zero_grad()
+        loss(params).backward()
+        opt.step()
+    return params
+
+
+def test_torch_follows_lr_inside_code_with_a_rescaled_buffer_or_a_scheduled_momentum(nb):
+    """Section 1: both conversions reproduce lr-inside code (float64 rounding only); the plain
+    call with the same lr and momentum does not (issue 21: it was said that none could)."""
+    init, loss = make_problem(torch.float64, seed=3)
+    inside = leaves(init)
+    states = init_momentum_states(inside)
+    for lr in SCHEDULE:
+        loss(inside).backward()
+        nb["sgd_momentum_lr_inside"](inside, states, {"lr": lr, "momentum": 0.9})
+    assert max_gap(torch_following(init, loss, SCHEDULE, None), inside) > 1e-3
+    assert max_gap(torch_following(init, loss, SCHEDULE, "buffer"), inside) < 1e-12
+    assert max_gap(torch_following(init, loss, SCHEDULE, "momentum"), inside) < 1e-12
+
+
+def test_keras_nesterov_needs_the_buffer_not_the_momentum():
+    """Section 5's table: for lr-inside Nesterov (p <- p + beta u - lr g) only the rescaled
+    buffer works, because a scheduled momentum also changes torch's step g + beta v."""
+    init, loss = make_problem(torch.float64, seed=4)
+    keras = leaves(init)
+    us = [torch.zeros_like(p) for p in keras]
+    for lr in SCHEDULE:
+        loss(keras).backward()
+        with torch.no_grad():
+            for p, u in zip(keras, us, strict=True):
+                u.mul_(0.9).sub_(lr * p.grad)
+                p.add_(0.9 * u - lr * p.grad)
+                p.grad = None
+    assert max_gap(torch_following(init, loss, SCHEDULE, "buffer", nesterov=True), keras) < 1e-12
+    assert max_gap(torch_following(init, loss, SCHEDULE, "momentum", nesterov=True), keras) > 1e-4
+    assert max_gap(torch_following(init, loss, SCHEDULE, None, nesterov=True), keras) > 1e-4
 
 
 def test_lr_inside_skips_params_without_grad(nb):
@@ -162,22 +233,36 @@ def test_lookahead_form_is_torch_nesterov_after_change_of_variables(nb):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_exercise_nesterov_solution_matches_helper_and_torch_bit_for_bit(nb, dtype):
+def test_sgd_nesterov_matches_torch_bit_for_bit(dtype):
+    # Section 4's claim on a problem with two params of different shapes.
     init, loss = make_problem(dtype, seed=2)
-    ours, helper, theirs = leaves(init), leaves(init), leaves(init)
-    s_ours, s_helper = init_momentum_states(ours), init_momentum_states(helper)
+    helper, theirs = leaves(init), leaves(init)
+    s_helper = init_momentum_states(helper)
     opt = torch.optim.SGD(theirs, lr=0.05, momentum=0.9, nesterov=True)
     for _ in range(30):
-        loss(ours).backward()
-        nb["nesterov_step_solution"](ours, s_ours, {"lr": 0.05, "momentum": 0.9})
         loss(helper).backward()
         sgd_nesterov(helper, s_helper, {"lr": 0.05, "momentum": 0.9})
         opt.zero_grad()
         loss(theirs).backward()
         opt.step()
-    for p, h, t, v, vh in zip(ours, helper, theirs, s_ours, s_helper, strict=True):
-        assert torch.equal(p, h) and torch.equal(p, t)
-        assert torch.equal(v, vh) and torch.equal(v, opt.state[t]["momentum_buffer"])
+    for h, t, vh in zip(helper, theirs, s_helper, strict=True):
+        assert torch.equal(h, t) and torch.equal(vh, opt.state[t]["momentum_buffer"])
+
+
+def test_exercise_nesterov_at_lr_lambda_one(nb):
+    # Exercise 2: on the valley from (-5, -2), lr = 0.25 makes lr * 4 = 1 in the stiff
+    # direction; torch's Nesterov puts it at 1.8, then at 0 (both roots of z^2 are 0).
+    y = torch.tensor([-5.0, -2.0], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([y], lr=0.25, momentum=0.9, nesterov=True)
+    stiff = []
+    for _ in range(4):
+        opt.zero_grad()
+        (0.5 * (torch.tensor([0.2, 4.0], dtype=torch.float64) * y**2).sum()).backward()
+        opt.step()
+        stiff.append(y[1].item())
+    assert stiff[0] == pytest.approx(1.8, abs=1e-12)
+    assert all(abs(s) < 1e-12 for s in stiff[1:])
+    assert float(nb["nesterov_radius"](1.0, 0.9)) == 0.0
 
 
 def test_nesterov_radius_matches_iteration_matrix(nb):
@@ -206,19 +291,25 @@ def test_nesterov_radius_is_the_rate_of_the_course_simulator(nb):
 # ----------------------------------------------------------------------------------------------
 
 
-def test_matching_decoupled_wd_reaches_the_coupled_fixed_point(nb):
+def test_decoupled_decay_ends_at_ridge_of_one_minus_beta_times_wd():
+    # Section 3: decoupled wd ends at ridge((1 - beta) wd), so wd / (1 - beta) matches coupled wd.
     rng = np.random.default_rng(4)
-    M = rng.standard_normal((30, 5))
+    D = rng.standard_normal((30, 5))
     t = rng.standard_normal(30)
-    H, c = M.T @ M / 30, M.T @ t / 30
-    for wd, beta in ((0.1, 0.9), (0.3, 0.5)):
-        wd_dec = nb["matching_decoupled_wd_solution"](wd, beta)
-        assert wd_dec == pytest.approx(wd / (1 - beta))
+    H, c = D.T @ D / 30, D.T @ t / 30
+
+    def decoupled_end(wd_dec, beta):
         p, v = np.zeros(5), np.zeros(5)
         for _ in range(2000):
             v = beta * v + (H @ p - c)
             p = p - 0.1 * v - 0.1 * wd_dec * p
-        np.testing.assert_allclose(p, np.linalg.solve(H + wd * np.eye(5), c), rtol=0, atol=1e-10)
+        return p
+
+    for wd, beta in ((0.1, 0.9), (0.3, 0.5)):
+        ridge = np.linalg.solve(H + wd * np.eye(5), c)
+        np.testing.assert_allclose(decoupled_end(wd / (1 - beta), beta), ridge, rtol=0, atol=1e-10)
+        weaker = np.linalg.solve(H + (1 - beta) * wd * np.eye(5), c)
+        np.testing.assert_allclose(decoupled_end(wd, beta), weaker, rtol=0, atol=1e-10)
 
 
 def test_numpy_class_is_d2l_momentum_at_constant_lr(nb):
@@ -234,3 +325,26 @@ def test_numpy_class_is_d2l_momentum_at_constant_lr(nb):
         sgd_momentum([w], states, {"lr": 0.1, "momentum": 0.9})
     np.testing.assert_allclose(params["w"], w.detach().numpy(), rtol=0, atol=1e-12)
     np.testing.assert_allclose(opt.v["w"], -0.1 * states[0].numpy(), rtol=0, atol=1e-12)
+
+
+def test_numpy_class_with_scheduled_momentum_follows_d2l_momentum(nb):
+    # Claim 7 under a schedule: the class with the same lr and momentum leaves sgd_momentum;
+    # with Exercise 3's momenta it follows it.
+    A = np.diag([0.5, 2.0, 4.0])
+    x0 = np.array([1.0, -2.0, 0.5])
+    momenta = nb["lr_inside_momenta_solution"](SCHEDULE, 0.9)
+    ends = {}
+    for name in ("same", "scheduled"):
+        opt, params = nb["Momentum"](lr=SCHEDULE[0], momentum=0.9), {"w": x0.copy()}
+        for lr, m in zip(SCHEDULE, momenta, strict=True):
+            opt.lr = lr
+            opt.momentum = m if name == "scheduled" else 0.9
+            opt.update(params, {"w": A @ params["w"]})
+        ends[name] = params["w"]
+    w = torch.tensor(x0, requires_grad=True)
+    states = init_momentum_states([w])
+    for lr in SCHEDULE:
+        (0.5 * w @ torch.tensor(A) @ w).backward()
+        sgd_momentum([w], states, {"lr": lr, "momentum": 0.9})
+    np.testing.assert_allclose(ends["scheduled"], w.detach().numpy(), rtol=0, atol=1e-12)
+    assert np.abs(ends["same"] - w.detach().numpy()).max() > 1e-3
