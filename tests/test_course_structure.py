@@ -127,6 +127,43 @@ def test_collapsed_cells_are_collapsed_on_the_site_and_in_jupyterlab(path):
             )
 
 
+GLOSSARY = NOTEBOOKS[0].parent / "glossary.md"
+
+
+def test_the_glossary_points_at_sections_that_exist():
+    """Each "defined in" link names a notebook and a section number it has."""
+    text = GLOSSARY.read_text(encoding="utf-8")
+    links = re.findall(r"\[(\d\d) §(\d+)\]\(([\w.]+\.ipynb)\)", text)
+    assert len(links) > 30
+    for number, section, name in links:
+        path = GLOSSARY.parent / name
+        assert path.exists() and name.startswith(number), f"glossary: no notebook {name}"
+        headings = [source(c) for c in load(path)["cells"] if c["cell_type"] == "markdown"]
+        assert any(re.search(rf"^## {section} · ", h, re.M) for h in headings), (
+            f"glossary: {name} has no section {section}"
+        )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_links_the_glossary(path):
+    header = "\n".join(source(c) for c in load(path)["cells"][:4])
+    assert "](glossary.md)" in header, f"{path.name}: no glossary link in its header"
+
+
+STATED_TIME = re.compile(r"\babout (\d+) minutes\b", re.I)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_stated_time_is_in_the_header_and_the_readme(path):
+    """A learner plans by it: the notebook's header and README's syllabus give one time."""
+    header = "\n".join(source(c) for c in load(path)["cells"][:4] if c["cell_type"] == "markdown")
+    stated = STATED_TIME.search(header)
+    assert stated, f"{path.name}: its header states no time ('About N minutes: ...')"
+    readme = (path.parent.parent / "README.md").read_text(encoding="utf-8")
+    row = next((ln for ln in readme.splitlines() if ln.startswith(f"| {path.stem[:2]} |")), "")
+    assert f"| {stated.group(1)} min |" in row, f"README's syllabus row for {path.stem}: {row[:60]}"
+
+
 SWALLOW = re.compile(r"^\s*except\s*(?:\(?\s*(?:Exception|BaseException)\b[^:]*)?:", re.M)
 
 

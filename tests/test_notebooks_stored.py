@@ -35,7 +35,7 @@ def text(output: dict) -> str:
 def test_the_course_has_its_notebooks():
     # The syllabus, in order: a renamed, missing or extra notebook shows up here.
     numbers = [p.name[:2] for p in NOTEBOOKS]
-    assert numbers == [f"{k:02d}" for k in range(1, 9)], numbers
+    assert numbers == [f"{k:02d}" for k in range(1, 10)], numbers
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -322,8 +322,8 @@ def slide_index(all_decks: list[decks.Deck]) -> str:
     goals = {}
     for row in syllabus_from_readme().splitlines()[2:]:
         cells = [c.strip() for c in row.strip().strip("|").split("|")]
-        if len(cells) == 3:
-            goals[cells[0]] = cells[2]
+        if len(cells) >= 3:  # number | notebook | (time |) what the reader leaves able to do
+            goals[cells[0]] = cells[-1]
     rows = []
     for deck in all_decks:
         minutes = sum(decks.minutes(s) or 0 for s in deck.lecture)
