@@ -53,7 +53,7 @@ def pages() -> list[dict]:
     book = "book/_build/html"
     result.append({"url": f"{book}/intro.html", "title": COURSE_TITLE, "math": True})
     result.append({"url": f"{book}/glossary.html", "title": "Glossary", "math": True})
-    result.append({"url": "slides/index.html", "title": "slides", "math": False})
+    result.append({"url": "slides/index.html", "title": "lectures", "math": False})
     for extra in ("genindex.html", "search.html"):
         if (BOOK / extra).exists():
             result.append({"url": f"{book}/{extra}", "title": COURSE_TITLE, "math": False})
