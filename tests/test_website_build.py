@@ -77,6 +77,10 @@ Minutes: 1
 
 {{ output: 01-table }}
 
+```python
+after_the_table()
+```
+
 Note:
 Say: Look.
 Point at: the curve.
@@ -119,6 +123,7 @@ def test_a_deck_becomes_reveal_sections_with_figures_tables_and_notes(tmp_path, 
     assert '<img class="figure" src="figures/01-fig.png" alt="Alt." data-text-px="31.11">' in page
     assert (figures / "01-fig.png").read_bytes().startswith(b"\x89PNG")
     assert '<div class="exhibit">\n<table>' in page and "<td>7</td>" in page  # the printed table
+    assert '<pre><code class="language-python">after_the_table()' in page  # a block after it
     assert "<strong>Point at:</strong> the curve." in page
 
 

@@ -269,7 +269,7 @@ def deck_html(deck: decks.Deck, figures: Path) -> str:
             )
         body = decks.COMMENT.sub("", slide.body)
         body = decks.OUTPUT.sub(
-            lambda m: f'<div class="exhibit">\n\n{decks.output_text(cells[m.group(1)])}\n\n</div>',
+            lambda m: f'<div class="exhibit">\n\n{decks.output_text(cells[m.group(1)])}\n\n</div>\n',
             body,
         )
         body = md.render(decks.FIGURE.sub(figure, body))

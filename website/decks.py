@@ -33,7 +33,7 @@ FIGURE_BOX = (1200, 560)
 
 NOTE_FIELDS = ("Say", "Point at", "Ask", "Answer", "Pitfall", "Minutes")
 FIGURE = re.compile(r"!\[([^\]]*)\]\(figure:([\w-]+)\)")
-OUTPUT = re.compile(r"^\{\{\s*output:\s*([\w-]+)\s*\}\}\s*$", re.M)
+OUTPUT = re.compile(r"^\{\{[ \t]*output:[ \t]*([\w-]+)[ \t]*\}\}[ \t]*$", re.M)
 SLIDE_ATTRS = re.compile(r"<!--\s*\.slide:(.*?)-->", re.S)
 COMMENT = re.compile(r"<!--.*?-->", re.S)
 # Words that point at something a deck cannot show: notebook cells and unseen output.
