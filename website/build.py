@@ -268,10 +268,8 @@ def deck_html(deck: decks.Deck, figures: Path) -> str:
                 else (attrs + ' class="backup"')
             )
         body = decks.COMMENT.sub("", slide.body)
-        body = decks.OUTPUT.sub(
-            lambda m: f'<div class="exhibit">\n\n{decks.output_text(cells[m.group(1)])}\n\n</div>\n',
-            body,
-        )
+        exhibit = '<div class="exhibit">\n\n{}\n\n</div>\n'
+        body = decks.OUTPUT.sub(lambda m: exhibit.format(decks.output_text(cells[m.group(1)])), body)
         body = md.render(decks.FIGURE.sub(figure, body))
         # A figure fills its slide's column only as a direct child of the slide.
         body = re.sub(r"<p>(<img class=\"figure\"[^>]*>)</p>", r"\1", body)

@@ -99,6 +99,8 @@ def check_deck(tab, screenshots: Path | None = None) -> tuple[list[str], dict]:
         fields, _ = decks.note_fields(row["notes"])
         if not fields.get("Say") or not fields.get("Minutes"):
             problems.append(f"{where}: no speaker notes with Say: and Minutes:")
+        if "```" in row["text"] or TEX_SOURCE.search(row["text"]):
+            problems.append(f"{where}: Markdown or TeX source shown as text")
         if found := decks.UNSEEN.search(row["text"] + " " + row["notes"]):
             problems.append(f"{where}: refers to what the deck does not show: {found[0]!r}")
         for figure in row["figures"]:
