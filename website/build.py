@@ -258,6 +258,10 @@ def deck_html(deck: decks.Deck, figures: Path) -> str:
             f'data-text-px="{text_px}">'
         )
 
+    def printed_table(match: re.Match) -> str:
+        # A blank line after the closing tag, so Markdown after it is parsed as Markdown.
+        return f'<div class="exhibit">\n\n{decks.output_text(cells[match.group(1)])}\n\n</div>\n'
+
     sections = []
     for slide in deck.slides:
         attrs = " ".join(a.strip() for a in decks.SLIDE_ATTRS.findall(slide.body))
@@ -268,8 +272,7 @@ def deck_html(deck: decks.Deck, figures: Path) -> str:
                 else (attrs + ' class="backup"')
             )
         body = decks.COMMENT.sub("", slide.body)
-        exhibit = '<div class="exhibit">\n\n{}\n\n</div>\n'
-        body = decks.OUTPUT.sub(lambda m: exhibit.format(decks.output_text(cells[m.group(1)])), body)
+        body = decks.OUTPUT.sub(printed_table, body)
         body = md.render(decks.FIGURE.sub(figure, body))
         # A figure fills its slide's column only as a direct child of the slide.
         body = re.sub(r"<p>(<img class=\"figure\"[^>]*>)</p>", r"\1", body)
