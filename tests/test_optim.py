@@ -10,7 +10,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from problems import leaves
+from problems import leaves, max_diff
 
 from helpers.optim import (
     init_momentum_states,
@@ -40,10 +40,6 @@ def run_pair(func, torch_kwargs, hyperparams, dtype, steps, states_fn=init_momen
         loss(theirs).backward()
         opt.step()
     return ours, theirs, states, opt
-
-
-def max_diff(a, b):
-    return max((x - y).abs().max().item() for x, y in zip(a, b, strict=True))
 
 
 # ----------------------------------------------------------------------------------------------
