@@ -16,16 +16,16 @@ practical matters this module owns:
   updated twice or skipped), raises ``CompiledStepFailed``, and from then on steps by foreach.
   Each ``MomentumSGD`` owns its runner, so one optimizer's failure and checks are its own.
 
-The module keeps no state of its own: what a runner has checked, its scalars and its failure
-live in the runner. The compiled functions themselves are torch's (dynamo caches kernels per
-code object, process-wide, whatever this module does).
+What a runner has seen, its scalars and its failure live in the runner; the one cache of the
+module is the compiled functions, each with the graphs whose first call was checked (dynamo
+keeps their kernels process-wide, whatever this module does).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -95,8 +95,15 @@ def _chunk_math(params, grads, velocities, lr, momentum, keep, *weight_decay, ne
         )
 
 
+class _Compiled(NamedTuple):
+    """A compiled function and the graphs (by input layout) whose first call was checked."""
+
+    step: Callable[..., None]
+    checked: set[tuple]
+
+
 @functools.cache
-def _compiled(*, nesterov: bool, maximize: bool):
+def _compiled(*, nesterov: bool, maximize: bool) -> _Compiled:
     """One compiled function per graph structure, built on first use and shared by all runners.
 
     ``torch.compile`` traces lazily: the first call with a new chunk length, new shapes or
@@ -105,12 +112,15 @@ def _compiled(*, nesterov: bool, maximize: bool):
     specialised to its shapes: left to itself, dynamo recompiles for symbolic sizes once it has
     seen two, and that kernel ran a 1e7-element step 1.4x slower on the course's CPU. The price
     is one graph per structure, at most ``torch._dynamo.config.recompile_limit`` (8) of them;
-    past that the call raises, and the runner falls back to foreach. (Cached here because
-    dynamo's cache is per code object anyway: a second ``torch.compile`` of the same function
-    would only count against the same limit.)
+    past that the call raises, and the runner falls back to foreach.
+
+    This cache is the module's only state, and it mirrors dynamo's own: kernels live per code
+    object, process-wide, so a second ``torch.compile`` of the same function would count
+    against the same limit, and a kernel checked on its first call (whoever made it) need not
+    be checked again by the next optimizer (a check copies every tensor it steps).
     """
     fn = functools.partial(_chunk_math, nesterov=nesterov, maximize=maximize)
-    return torch.compile(fn, fullgraph=True, dynamic=False, options=_OPTIONS)
+    return _Compiled(torch.compile(fn, fullgraph=True, dynamic=False, options=_OPTIONS), set())
 
 
 def _agrees(new: Tensor, expected: Tensor, scale: Tensor) -> bool:
@@ -123,6 +133,10 @@ def _agrees(new: Tensor, expected: Tensor, scale: Tensor) -> bool:
     """
     eps = torch.finfo(expected.dtype).eps
     return bool(((new - expected).abs() <= 64 * eps * scale).all())
+
+
+def _layout(t: Tensor) -> tuple:
+    return (t.shape, t.stride(), t.dtype, t.device)
 
 
 class CompiledSGD:
@@ -187,7 +201,7 @@ class CompiledSGD:
         scalars = self._scalar_tensors(
             values, torch.float64 if double else torch.float32, first.device
         )
-        step = _compiled(nesterov=rule.nesterov, maximize=rule.maximize)
+        step, checked_graphs = _compiled(nesterov=rule.nesterov, maximize=rule.maximize)
         vs = list(velocities) if velocities is not None else None
         for start in range(0, len(params), self.chunk):
             end = start + self.chunk
@@ -199,7 +213,14 @@ class CompiledSGD:
                 if key in self._checked:
                     step(*chunk, *scalars)
                 else:
-                    self._first_call_checked(step, chunk, scalars, rule)
+                    # The graph this chunk runs, by what dynamo specialises it to: checked on
+                    # its first call in the process.
+                    graph = (len(decay), *(_layout(t) for ts in chunk if ts for t in ts))
+                    if graph in checked_graphs:
+                        step(*chunk, *scalars)
+                    else:
+                        self._first_call_checked(step, chunk, scalars, rule)
+                        checked_graphs.add(graph)
                     self._checked.add(key)
             except Exception as err:
                 self.failure = err
