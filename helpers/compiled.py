@@ -33,6 +33,7 @@ from torch import Tensor
 from helpers.sgd_rule import (
     SGDRule,
     Velocities,
+    _by_device_and_dtype,
     _Ops,
     _rule,
     multi_tensor_sgd_,
@@ -163,8 +164,19 @@ class CompiledSGD:
     ) -> None:
         """One step; ``rule`` or its fields as keywords (``lr=0.1, momentum=0.9``)."""
         rule = rule if rule is not None else SGDRule(**hyperparameters)
+        params, grads = list(params), list(grads)
+        failed: CompiledStepFailed | None = None
         with torch.no_grad():
-            self._step(list(params), list(grads), velocities, rule)
+            for idx in _by_device_and_dtype(params):  # one kernel's tensors share both
+                vs = None if velocities is None else [velocities[i] for i in idx]
+                try:
+                    self._step([params[i] for i in idx], [grads[i] for i in idx], vs, rule)
+                except CompiledStepFailed as err:  # finished by foreach; the rest will be too
+                    failed = failed or err
+                for i, v in zip(idx, vs or [], strict=False):
+                    velocities[i] = v  # type: ignore[index]
+        if failed is not None:
+            raise failed
 
     def _scalar_tensors(self, values: tuple, dtype: torch.dtype, device: torch.device):
         """The step's scalars as 0-d tensors, remade only when they change.

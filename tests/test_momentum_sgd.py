@@ -321,3 +321,27 @@ def test_bad_arguments_are_refused_naming_them(kwargs, named, at_step, where):
         assert torch.equal(p.detach(), torch.zeros_like(p))
     message = str(caught.value)
     assert message.startswith(named) or re.search(rf"\b{re.escape(named)}", message), message
+
+
+def test_the_compiled_path_hands_each_kernel_one_dtype(monkeypatch):
+    seen = []
+
+    def kernel(params, grads, velocities, lr, momentum, keep, *decay):
+        seen.append({t.dtype for t in [*params, *grads, *velocities, lr]})
+        rule = SGDRule(lr=float(lr), momentum=float(momentum), dampening=1 - float(keep))
+        single_tensor_sgd_(params, grads, velocities, rule)
+
+    monkeypatch.setattr(compiled, "_compiled", lambda **flags: compiled._Compiled(kernel, set()))
+    dtypes = [torch.float32, torch.float64, torch.float32]
+    ours = [torch.ones(3, dtype=d, requires_grad=True) for d in dtypes]
+    theirs = [p.detach().clone().requires_grad_() for p in ours]
+    opt = MomentumSGD(ours, lr=0.1, momentum=0.9, impl="compiled")
+    reference = torch.optim.SGD(theirs, lr=0.1, momentum=0.9)
+    for k in range(3):
+        for p, q in zip(ours, theirs, strict=True):
+            p.grad = torch.full_like(p, float(k + 1))
+            q.grad = p.grad.clone()
+        opt.step()
+        reference.step()
+    assert seen == [{torch.float32}, {torch.float64}] * 2  # steps 2 and 3: velocities exist
+    assert all(torch.equal(p, q) for p, q in zip(ours, theirs, strict=True))
