@@ -33,9 +33,9 @@ from torch import Tensor
 from helpers.sgd_rule import (
     SGDRule,
     Velocities,
-    _by_device_and_dtype,
     _Ops,
     _rule,
+    by_device_and_dtype,
     multi_tensor_sgd_,
     single_tensor_sgd_,
 )
@@ -164,17 +164,13 @@ class CompiledSGD:
     ) -> None:
         """One step; ``rule`` or its fields as keywords (``lr=0.1, momentum=0.9``)."""
         rule = rule if rule is not None else SGDRule(**hyperparameters)
-        params, grads = list(params), list(grads)
         failed: CompiledStepFailed | None = None
         with torch.no_grad():
-            for idx in _by_device_and_dtype(params):  # one kernel's tensors share both
-                vs = None if velocities is None else [velocities[i] for i in idx]
+            for ps, gs, vs in by_device_and_dtype(params, grads, velocities):  # one per kernel
                 try:
-                    self._step([params[i] for i in idx], [grads[i] for i in idx], vs, rule)
+                    self._step(ps, gs, vs, rule)
                 except CompiledStepFailed as err:  # finished by foreach; the rest will be too
                     failed = failed or err
-                for i, v in zip(idx, vs or [], strict=False):
-                    velocities[i] = v  # type: ignore[index]
         if failed is not None:
             raise failed
 

@@ -30,7 +30,7 @@ never written. The velocity is called ``v`` / ``velocities`` throughout; torch's
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableSequence, Sequence
+from collections.abc import Callable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -101,20 +101,10 @@ def _rule(ops: _Ops, p, g, v, lr, momentum, keep, weight_decay, *, nesterov, max
     return v
 
 
-def _eager(ops: _Ops, rule: SGDRule, p, g, v, first: bool):
-    return _rule(
-        ops,
-        p,
-        g,
-        v,
-        rule.lr,
-        rule.momentum,
-        1 - rule.dampening,
-        rule.weight_decay if rule.weight_decay != 0 else None,
-        nesterov=rule.nesterov,
-        maximize=rule.maximize,
-        first=first,
-    )
+def _scalars(rule: SGDRule) -> tuple[float, float, float, float | None]:
+    """``(lr, momentum, keep = 1 - dampening, weight_decay or None)``, as ``_rule`` takes them."""
+    decay = rule.weight_decay if rule.weight_decay != 0 else None
+    return rule.lr, rule.momentum, 1 - rule.dampening, decay
 
 
 def single_tensor_sgd_(
@@ -123,41 +113,51 @@ def single_tensor_sgd_(
     """The rule for each ``(p, g, v)`` in turn, in place (torch's CPU default path).
 
     ``velocities[i] is None`` marks a first step: the velocity becomes a copy of the gradient
-    and is stored back. ``velocities=None`` is plain SGD. A sparse gradient takes this path,
-    and its velocity is dense (a sparse one would grow by the gradient's indices every step).
+    and is stored back. ``velocities=None`` is plain SGD. A sparse gradient takes this path
+    and, as in torch, makes a sparse velocity.
     """
+    scalars, flags = _scalars(rule), dict(nesterov=rule.nesterov, maximize=rule.maximize)
     for i, (p, g) in enumerate(zip(params, grads, strict=True)):
         if velocities is None:
-            _eager(LOOP, rule, p, g, None, first=False)
-            continue
-        v = velocities[i]
-        velocities[i] = _eager(LOOP, rule, p, g, v, first=v is None)
+            _rule(LOOP, p, g, None, *scalars, **flags, first=False)
+        else:
+            v = velocities[i]
+            velocities[i] = _rule(LOOP, p, g, v, *scalars, **flags, first=v is None)
 
 
 def multi_tensor_sgd_(
     params: Sequence[Tensor], grads: Sequence[Tensor], velocities: Velocities | None, rule: SGDRule
 ) -> None:
     """The same rule with one ``torch._foreach_*`` call per line, per device and dtype."""
-    for idx in _by_device_and_dtype(params):
-        ps, gs = [params[i] for i in idx], [grads[i] for i in idx]
-        if velocities is None:
-            _eager(FOREACH, rule, ps, gs, None, first=False)
-            continue
-        vs = [velocities[i] for i in idx]
-        if any(v is None for v in vs):  # first step of some: per tensor, this once
+    scalars, flags = _scalars(rule), dict(nesterov=rule.nesterov, maximize=rule.maximize)
+    for ps, gs, vs in by_device_and_dtype(params, grads, velocities):
+        if vs is not None and any(v is None for v in vs):  # first step of some: per tensor
             single_tensor_sgd_(ps, gs, vs, rule)
         else:
-            _eager(FOREACH, rule, ps, gs, vs, first=False)
-        for i, v in zip(idx, vs, strict=True):
-            velocities[i] = v
+            _rule(FOREACH, ps, gs, vs, *scalars, **flags, first=False)
 
 
-def _by_device_and_dtype(tensors: Sequence[Tensor]) -> list[list[int]]:
-    """Indices of the tensors, grouped by device and dtype (one group in the usual case)."""
+def by_device_and_dtype(
+    params: Sequence[Tensor], grads: Sequence[Tensor], velocities: Velocities | None
+) -> Iterator[tuple[list[Tensor], list[Tensor], Velocities | None]]:
+    """The tensors in groups sharing a device and dtype (one group in the usual case).
+
+    Velocities a group's step makes (first steps) are written back when the loop moves on.
+    """
+    if not params:
+        return
+    dtype, device = params[0].dtype, params[0].device
+    if all(p.dtype == dtype and p.device == device for p in params):
+        yield list(params), list(grads), velocities
+        return
     groups: dict[tuple[torch.device, torch.dtype], list[int]] = {}
-    for i, t in enumerate(tensors):
-        groups.setdefault((t.device, t.dtype), []).append(i)
-    return list(groups.values())
+    for i, p in enumerate(params):
+        groups.setdefault((p.device, p.dtype), []).append(i)
+    for idx in groups.values():
+        vs = None if velocities is None else [velocities[i] for i in idx]
+        yield [params[i] for i in idx], [grads[i] for i in idx], vs
+        for i, v in zip(idx, vs or [], strict=False):
+            velocities[i] = v  # type: ignore[index]
 
 
 def sgd_(

@@ -767,18 +767,18 @@ def test_complex_params_like_torch_and_like_their_real_view(desc, impl, dtype):
 @pytest.mark.parametrize("desc", ["momentum", "nesterov", "default", "weight_decay w/ momentum"])
 def test_mixed_dtypes_in_one_group(desc, impl, monkeypatch):
     kwargs = sgd_kwargs(desc)
-    real_eager = sgd_rule._eager
+    real_rule = sgd_rule._rule
     calls = []
 
-    def one_dtype_per_call(ops, rule, params, grads, velocities, first):
+    def one_dtype_per_call(ops, params, grads, velocities, *args, **kwargs):
         if ops is sgd_rule.FOREACH:
             vs = [v for v in velocities or [] if v is not None]
             dtypes = {t.dtype for t in [*params, *grads, *vs]}
             calls.append(dtypes)
             assert len(dtypes) == 1, f"foreach was handed {dtypes}"
-        return real_eager(ops, rule, params, grads, velocities, first)
+        return real_rule(ops, params, grads, velocities, *args, **kwargs)
 
-    monkeypatch.setattr(sgd_rule, "_eager", one_dtype_per_call)
+    monkeypatch.setattr(sgd_rule, "_rule", one_dtype_per_call)
     gen = torch.Generator().manual_seed(0)
     start = [
         torch.randn(3, 2, generator=gen),
