@@ -7,7 +7,7 @@ becoming a NaN deep inside the arithmetic, or a silent wrong answer.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from numbers import Integral, Real
 from typing import Any
 
@@ -78,13 +78,20 @@ def check_count(value: Any, name: str, minimum: int) -> int:
     return int(value)
 
 
-def check_fits(value: float, name: str, dtypes: set[torch.dtype]) -> None:
-    """``value`` must be representable in every floating dtype it will multiply.
+# float16's largest value: a number up to it fits every floating dtype.
+_FITS_EVERY_DTYPE = 65504.0
+
+
+def check_fits(value: float, name: str, tensors: Iterable[torch.Tensor]) -> None:
+    """``value`` must be representable in every floating dtype of ``tensors`` it will multiply.
 
     Above ``torch.finfo(dtype).max`` torch refuses the scalar with an overflow ``RuntimeError``
-    deep in the kernel; this says which argument it was.
+    deep in the kernel; this says which argument it was. Up to 65504 (float16's largest value)
+    every dtype fits, and the tensors are not even looked at.
     """
-    for dtype in dtypes:
+    if value <= _FITS_EVERY_DTYPE:
+        return
+    for dtype in {t.dtype for t in tensors}:
         if dtype.is_floating_point and value > torch.finfo(dtype).max:
             raise ValueError(
                 f"{name} must be at most {torch.finfo(dtype).max:.4g} for {dtype} params, "
