@@ -97,18 +97,6 @@ def test_no_second_simulator_or_step_counter():
         assert names[old] == 0, old
 
 
-def test_solutions_do_not_redefine_the_learners_functions():
-    names = defined_names()
-    for exercise in (
-        "largest_stable_step",
-        "step_range",
-        "cautious_iterations",
-        "edge_limit_loss",
-    ):
-        assert names[exercise] == 1, exercise
-        assert names[f"{exercise}_solution"] == 1, exercise
-
-
 def cells() -> list[dict]:
     return json.loads((NOTEBOOKS / NAME).read_text(encoding="utf-8"))["cells"]
 

@@ -189,18 +189,6 @@ def tags(cell: dict) -> list[str]:
     return cell.get("metadata", {}).get("tags", [])
 
 
-def test_solutions_do_not_redefine_the_learners_functions():
-    learner, solutions = set(), set()
-    for cell in cells():
-        if cell["cell_type"] == "code":
-            (solutions if "solution" in tags(cell) else learner).update(
-                defined_names("".join(cell["source"]))
-            )
-    assert not learner & solutions, learner & solutions
-    for name in ("batch_noise", "accumulated_step", "predict_next_loss", "design_schedule"):
-        assert name in learner and f"{name}_solution" in solutions, name
-
-
 def test_every_self_check_is_collapsed_and_starts_as_not_started():
     """A check cell ends with report(check_x, x) (bound to a name, so that only the feedback
     shows); as stored, the learner's stub is not started."""

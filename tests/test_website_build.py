@@ -134,3 +134,9 @@ def test_the_slide_index_lists_each_lecture_with_its_length(tmp_path):
     assert '<a href="03_momentum.html">Title</a>' in page and "3 min" in page
     assert "<code>sgd_momentum</code>" in page  # the README's goals, with code spans
     assert 'href="../handouts/03_momentum.pdf"' in page
+
+
+def test_the_table_of_contents_lists_every_notebook_and_the_glossary():
+    toc = (build.SITE / "_toc.yml").read_text(encoding="utf-8")
+    files = [line.split("file:")[1].strip() for line in toc.splitlines() if "file:" in line]
+    assert files == [p.stem for p in build.NOTEBOOKS] + ["glossary"]

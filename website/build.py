@@ -196,11 +196,7 @@ def book() -> None:
     intro = (SITE / "intro.md").read_text(encoding="utf-8")
     (src / "intro.md").write_text(intro.replace("{{ syllabus }}", syllabus_from_readme()))
     shutil.copy(ROOT / "notebooks" / "glossary.md", src / "glossary.md")
-    chapters = "".join(f"  - file: {p.stem}\n" for p in NOTEBOOKS)
-    (src / "_toc.yml").write_text(
-        f"format: jb-book\nroot: intro\nchapters:\n{chapters}  - file: glossary\n",
-        encoding="utf-8",
-    )
+    shutil.copy(SITE / "_toc.yml", src / "_toc.yml")
     # An "extra path" is copied to the site's root as is; files in _static would each be
     # added to every page as a <script>.
     copy_tree(NODE / "mathjax" / "es5", src / "_assets" / "mathjax")
