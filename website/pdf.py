@@ -52,8 +52,8 @@ def print_pages(context, base: str) -> list[Path]:
 def read_back(path: Path) -> tuple[int, list[str]]:
     """A printed PDF's page count and its problems: blank pages, worked solutions shown.
 
-    A page is blank with neither text nor an image. A solution (``def name_solution(``) must
-    stay folded in print, as on the page.
+    A page is blank with neither text nor an image. A solution (``def name_solution(`` or
+    ``name_solution = ...``) must stay folded in print, as on the page.
     """
     from pypdf import PdfReader
 
@@ -63,7 +63,8 @@ def read_back(path: Path) -> tuple[int, list[str]]:
         text = page.extract_text()
         if not text.strip() and not page.images:
             problems.append(f"page {number} is blank")
-        problems += [f"page {number} shows {m}" for m in re.findall(r"def \w+_solution", text)]
+        shown = re.findall(r"def \w+_solution|^\w+_solution\s*=", text, flags=re.M)
+        problems += [f"page {number} shows {m}" for m in shown]
     return len(reader.pages), problems
 
 

@@ -156,11 +156,13 @@ _MEASURE_PAGE = """
 """
 
 
-# A worked solution (a `def name_solution(`) is folded until the learner opens it.
+# A worked solution (`def name_solution(` or `name_solution = ...`) stays folded until the
+# learner opens it.
 _VISIBLE_SOLUTIONS = """
 () => Array.from(document.querySelectorAll('pre'))
-  .filter(p => /def \\w+_solution\\(/.test(p.textContent) && p.checkVisibility())
-  .map(p => p.textContent.match(/def (\\w+_solution)/)[1])
+  .filter(p => /(def \\w+_solution\\(|^\\w+_solution\\s*=)/m.test(p.textContent)
+               && p.checkVisibility())
+  .map(p => p.textContent.match(/(\\w+_solution)/)[1])
 """
 
 
