@@ -20,6 +20,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 LINTED := helpers tests notebooks benchmarks website
 # Notebooks run in parallel, one whole notebook per worker (cells of one notebook must share a kernel).
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p tests.nb_timing \
+         -p tests.nb_kernel \
          --nbval-cell-timeout 300 -n 2 --dist loadfile
 
 .PHONY: lab test test-unit test-notebooks test-portable execute lint format bench book slides \
