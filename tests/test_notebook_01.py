@@ -188,7 +188,7 @@ def test_predict_exercise_answer_is_what_the_solution_claims():
 
 
 def test_heavy_ball_rate_is_quoted_as_it_rounds():
-    # Issue 21: (sqrt 20 - 1)/(sqrt 20 + 1) = 0.63451... is 0.635 to three places, not 0.634.
+    # (sqrt 20 - 1)/(sqrt 20 + 1) = 0.63451... is 0.635 to three places, not 0.634.
     text = "".join("".join(c["source"]) for c in cells() if c["cell_type"] == "markdown")
     rho = (math.sqrt(20) - 1) / (math.sqrt(20) + 1)
     assert f"{rho:.3f}" == "0.635"

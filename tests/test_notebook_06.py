@@ -168,7 +168,7 @@ def torch_following(init, loss, lrs, follow, nesterov=False):
 
 def test_torch_follows_lr_inside_code_with_a_rescaled_buffer_or_a_scheduled_momentum(nb):
     """Section 1: both conversions reproduce lr-inside code (float64 rounding only); the plain
-    call with the same lr and momentum does not (issue 21: it was said that none could)."""
+    call with the same lr and momentum does not (an earlier text said that none could)."""
     init, loss = make_problem(torch.float64, seed=3)
     inside = leaves(init)
     states = init_momentum_states(inside)
