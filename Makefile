@@ -1,8 +1,13 @@
 # The course's commands. Each target creates the virtual environment .venv on first use.
 #   make lab       JupyterLab on the course (headless machine: make lab ARGS=--no-browser)
-#   make test      unit + property tests of helpers/, then every notebook under strict nbval
+#   make test      unit + property tests of helpers/, then every notebook (English and Chinese)
+#                  under strict nbval
 #   make test-portable   strict nbval as on other CPUs and headless CI (AVX2, no SIMD, Agg)
-#   make execute   re-execute every notebook in place, refreshing the stored outputs
+#   make execute   re-execute every notebook in place, refreshing the stored outputs (and the
+#                  Chinese notebooks' copies of them)
+#   make zh-update after changing English text: mark changed translations fuzzy (translations/)
+#   make zh        write the Chinese notebooks and decks from the English and the catalogues
+#   make zh-check  list every missing, fuzzy, stale or damaged translation
 #   make lint      ruff check + ruff format --check, and mypy on helpers/
 #   make bench     benchmarks/optimizer_step.py (prints ratios; QUICK=1 short, SMOKE=1 seconds)
 #   make book      the website, from the committed notebooks -> _build/book/_build/html/index.html
@@ -17,14 +22,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SITE_STAMP := $(VENV)/.website-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
-LINTED := helpers tests notebooks benchmarks website
+LINTED := helpers tests notebooks benchmarks website translations
 # Notebooks run in parallel, one whole notebook per worker (cells of one notebook must share a kernel).
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p tests.nb_timing \
          -p tests.nb_kernel \
          --nbval-cell-timeout 300 -n 2 --dist loadfile
 
 .PHONY: lab test test-unit test-notebooks test-portable execute lint format bench book slides \
-        browser-check pdf handouts clean
+        browser-check pdf handouts clean zh zh-update zh-check
 
 # torch's CPU build. On Linux, PyPI's torch wheel is the CUDA build, with gigabytes of CUDA
 # libraries; PyTorch's CPU index serves the same release as 2.13.0+cpu, which pip then prefers.
@@ -68,13 +73,14 @@ test-notebooks: $(STAMP)
 # The notebooks' outputs must not depend on the machine. Re-run them as on a CPU without
 # AVX-512 (avx2), without SIMD kernels (default) and under a headless matplotlib backend, each
 # with an empty inductor cache (a cache filled by another CPU is a different machine too).
+# The English notebooks only: the Chinese ones run the same code cells (a test checks that).
 PORTABLE_CONFIGS := ATEN_CPU_CAPABILITY=avx2 ATEN_CPU_CAPABILITY=default MPLBACKEND=Agg
 
 test-portable: $(STAMP)
 	@for config in $(PORTABLE_CONFIGS); do \
 	  cache=$$(mktemp -d); \
 	  echo "== strict nbval with $$config and an empty TORCHINDUCTOR_CACHE_DIR"; \
-	  env $$config TORCHINDUCTOR_CACHE_DIR=$$cache $(BIN)/python -m pytest $(NBVAL) notebooks \
+	  env $$config TORCHINDUCTOR_CACHE_DIR=$$cache $(BIN)/python -m pytest $(NBVAL) $(NOTEBOOKS) \
 	    || { rm -rf $$cache; exit 1; }; \
 	  rm -rf $$cache; \
 	done
@@ -85,6 +91,17 @@ execute: $(STAMP)
 	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; \
 	done
+	$(BIN)/python -m translations.catalog build
+
+# The Chinese edition (translations/zh_CN/*.po -> notebooks/zh/, lectures/zh/).
+zh: $(STAMP)
+	$(BIN)/python -m translations.catalog build
+
+zh-update: $(STAMP)
+	$(BIN)/python -m translations.catalog update
+
+zh-check: $(STAMP)
+	$(BIN)/python -m translations.catalog check
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)

@@ -17,17 +17,23 @@ import pytest
 from website import decks
 
 DECKS = decks.decks()
+ZH_DECKS = decks.decks(decks.CHINESE)
 NOTEBOOKS = sorted(decks.NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
-def test_every_chapter_has_a_deck():
+def test_every_chapter_has_a_deck_in_each_language():
     assert [d.name for d in DECKS] == [p.stem for p in NOTEBOOKS]
+    assert [d.name for d in ZH_DECKS] == [p.stem for p in NOTEBOOKS]
 
 
-@pytest.mark.parametrize("deck", DECKS, ids=[d.name for d in DECKS])
+@pytest.mark.parametrize(
+    "deck", DECKS + ZH_DECKS, ids=[f"{d.language.code}-{d.name}" for d in DECKS + ZH_DECKS]
+)
 def test_deck_follows_the_rules(deck):
+    """The Chinese decks follow the same rules, read with their own labels; their numbers
+    must appear in the Chinese chapter (which stores the same outputs as the English one)."""
     problems = decks.deck_problems(deck)
-    assert not problems, f"{deck.name}:\n" + "\n".join(problems)
+    assert not problems, f"{deck.language.code} {deck.name}:\n" + "\n".join(problems)
 
 
 def test_figure_labels_are_unique_across_the_course():
@@ -112,6 +118,34 @@ def test_a_number_missing_from_the_chapter_fails(tmp_path):
     slides = complete_deck(extra="GD needs 987654321 steps.")
     problems = decks.deck_problems(decks.parse_deck(write_deck(tmp_path, slides)))
     assert any("987654321 is in no stored text" in p for p in problems)
+
+
+def test_chinese_labels_words_and_bookkeeping(tmp_path):
+    """A Chinese deck's notes use Chinese labels with a full-width colon; a Chinese character
+    counts half a word; "第 1 讲 · 50 分钟" is bookkeeping, not a result to find."""
+    zh = [
+        "# 标题\n第 1 讲 · 50 分钟\n\nNote:\n讲述：开场。\n时间：1",
+        "## 议程\n\n- 一\n\nNote:\n讲述：x\n时间：1",
+        '<!-- .slide: class="question" -->\n## 问\n\nNote:\n讲述：x\n提问：q？\n答案：a。\n时间：2',
+        '<!-- .slide: class="exercise" -->\n## 练\n\nNote:\n讲述：x\n提问：q？\n答案：a。\n时间：9',
+        "## 正文\n\nNote:\n讲述：x\n时间：30",
+        "## 小结\n\nNote:\n讲述：x\n时间：1",
+        "## 下一讲：理论\n\nNote:\n讲述：x\n时间：1",
+        "## 备用\n\nNote:\n讲述：x\n时间：20",
+    ]
+    deck = decks.parse_deck(write_deck(tmp_path, zh), decks.CHINESE)
+    assert decks.deck_problems(deck) == []
+    assert sum(decks.minutes(s, decks.CHINESE) for s in deck.lecture) == 45
+    assert deck.slides[-1].backup
+    assert (
+        decks.slide_words("## 动量法\n\n学习率 $\\eta$ 取 0.4") == 4 + 1 + 1
+    )  # 7 characters, a formula, a number
+    zh[4] = "## 正文\n\n见下方的单元格。\n\nNote:\n讲述：x\nMinutes: 30"
+    problems = "\n".join(
+        decks.deck_problems(decks.parse_deck(write_deck(tmp_path, zh), decks.CHINESE))
+    )
+    assert "does not show: '单元格'" in problems or "does not show: '见下方'" in problems
+    assert "notes text outside a field" not in problems and "no Minutes:" in problems
 
 
 def test_number_matching_is_whole_numbers():

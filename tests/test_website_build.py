@@ -111,7 +111,7 @@ def test_a_deck_becomes_reveal_sections_with_figures_tables_and_notes(tmp_path, 
             {"cell_type": "code", "metadata": {"label": "01-table"}, "outputs": [table]},
         ]
     }
-    monkeypatch.setattr(decks, "load_notebook", lambda stem: nb)
+    monkeypatch.setattr(decks, "load_notebook", lambda stem, language=None: nb)
     path = tmp_path / "01_x.md"
     path.write_text(DECK)
     figures = tmp_path / "figures"

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from website import decks
-from website.build import notebook_status  # one reading of a notebook's title
+from website.build import EDITIONS, notebook_status  # one reading of a notebook's title
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
@@ -38,25 +38,34 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
 def pages() -> list[dict]:
-    """Every page to open, with what its title must contain and whether it must show maths."""
+    """Every page to open, in both languages, with what its title must contain, whether it
+    must show maths, and its language ("en" or "zh")."""
     result = []
-    for path in NOTEBOOKS:
-        status = notebook_status(path)
-        info = {"title": status["title"], "math": status["math"]}
-        # The title's first words are enough: Sphinx may rewrite punctuation and inline code.
-        short = re.sub(r"[`*]", "", info["title"]).split("·")[-1].strip()[:20]
-        page = {**info, "url": f"book/_build/html/{path.stem}.html", "title": short}
-        result.append({**page, "reading": True})
-    for deck in decks.decks():
-        title = re.sub(r"[`*$]", "", deck.title)[:20]
-        result.append({"url": f"slides/{deck.name}.html", "title": title, "math": True})
-    book = "book/_build/html"
-    result.append({"url": f"{book}/intro.html", "title": COURSE_TITLE, "math": True})
-    result.append({"url": f"{book}/glossary.html", "title": "Glossary", "math": True})
-    result.append({"url": "slides/index.html", "title": "lectures", "math": False})
-    for extra in ("genindex.html", "search.html"):
-        if (BOOK / extra).exists():
-            result.append({"url": f"{book}/{extra}", "title": COURSE_TITLE, "math": False})
+    for edition in EDITIONS:
+        lang = edition.language.code
+        book = "book/_build/html" + (f"/{edition.subdir}" if edition.subdir else "")
+        slides = "slides" + (f"/{edition.subdir}" if edition.subdir else "")
+        for path in edition.notebooks:
+            status = notebook_status(path)
+            # The title's first words are enough: Sphinx may rewrite punctuation and code.
+            short = re.sub(r"[`*]", "", status["title"]).split("·")[-1].strip()[:20]
+            url = f"{book}/{path.stem}.html"
+            result.append({"url": url, "title": short, "math": status["math"], "lang": lang})
+            result[-1]["reading"] = True
+        for deck in decks.decks(edition.language):
+            title = re.sub(r"[`*$]", "", deck.title)[:20]
+            result.append(
+                {"url": f"{slides}/{deck.name}.html", "title": title, "math": True, "lang": lang}
+            )
+        result.append({"url": f"{book}/intro.html", "title": edition.title, "math": True})
+        result.append({"url": f"{book}/glossary.html", "title": "Glossary", "math": True})
+        result.append({"url": f"{slides}/index.html", "title": edition.words["lectures"]})
+        for extra in ("genindex.html", "search.html"):
+            if (BUILD / book / extra).exists():
+                result.append({"url": f"{book}/{extra}", "title": edition.title})
+        for page in result:
+            page.setdefault("math", False)
+            page.setdefault("lang", lang)
     return result
 
 
@@ -103,9 +112,31 @@ def shot_name(url: str) -> str:
     return url.replace("/_build/html", "").replace("/", "_").removesuffix(".html")
 
 
+# The other language's version of a site page or deck index, and whether it loads.
+_LANGUAGE_SWITCH = """
+async () => {
+  const link = document.querySelector('a.language-switch, .language-switch a');
+  if (!link) return null;
+  const response = await fetch(link.href);
+  return { href: link.getAttribute('href'), status: response.status, text: link.textContent };
+}
+"""
+
+
 def check_page(tab, page: dict) -> list[str]:
-    """A page's title, rendered maths and loaded images; a screenshot of its first screen."""
+    """A page's title, rendered maths, loaded images, its link to the other language and, on a
+    Chinese page, a glyph for every character; a screenshot of its first screen."""
     problems = []
+    if not page["url"].startswith("slides/") or page["url"].endswith("index.html"):
+        switch = tab.evaluate(_LANGUAGE_SWITCH)
+        if switch is None:
+            problems.append("no link to the page in the other language")
+        elif switch["status"] != 200:
+            problems.append(f"the language link {switch['href']!r} gives HTTP {switch['status']}")
+    if page["lang"] == "zh":
+        from website.reading_check import missing_glyphs
+
+        problems += [f"no font has a glyph for {c!r} (U+{ord(c):04X})" for c in missing_glyphs(tab)]
     title = tab.title()
     if page["title"].lower() not in title.lower():
         problems.append(f"title {title!r} does not contain {page['title']!r}")

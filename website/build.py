@@ -1,7 +1,7 @@
 """Build the course website (Jupyter Book 1.x) and the reveal.js slide decks, fully offline.
 
-    python website/build.py book     ->  _build/book/_build/html/index.html
-    python website/build.py slides   ->  _build/slides/index.html (one deck per notebook)
+    python website/build.py book     ->  _build/book/_build/html/index.html (Chinese: .../zh/)
+    python website/build.py slides   ->  _build/slides/index.html (Chinese: _build/slides/zh/)
 
 Both read the committed notebooks as they are (their stored outputs; `make test` is what
 re-executes and checks them) and refuse to build from a notebook with unexecuted cells or stored
@@ -19,6 +19,7 @@ import shutil
 import string
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +30,62 @@ SITE = ROOT / "website"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 BUILD = ROOT / "_build"
 NODE = SITE / "node_modules"
+
+
+@dataclass(frozen=True)
+class Edition:
+    """One language of the course: its sources, and the words its generated pages use."""
+
+    language: decks.Language
+    readme: Path
+    intro: Path
+    subdir: str  # where its site and decks go, under the English ones ("" for English)
+    title: str
+    search_text: str
+    words: dict[str, str]  # the decks' index page: its title, lead text, column words
+
+    @property
+    def notebooks(self) -> list[Path]:
+        return sorted(self.language.notebooks.glob("[0-9][0-9]_*.ipynb"))
+
+
+ENGLISH = Edition(
+    decks.ENGLISH,
+    ROOT / "README.md",
+    SITE / "intro.md",
+    "",
+    "Momentum, from scratch",
+    "Search the course...",
+    {
+        "lectures": "Momentum, from scratch: lectures",
+        "lead": "One lecture per chapter, 45-50 minutes each, with speaker notes on every slide. "
+        "In a deck: arrow keys to move, <kbd>s</kbd> for the speaker view, <kbd>Esc</kbd> for "
+        "the overview. Handouts print two slides to a page (<code>make handouts</code>).",
+        "min": "min",
+        "slides": "slides",
+        "handout": "handout",
+        "other": "<a href='zh/index.html' lang='zh-CN'>中文</a>",
+    },
+)
+CHINESE = Edition(
+    decks.CHINESE,
+    ROOT / "README.zh.md",
+    SITE / "intro.zh.md",
+    "zh",
+    "动量法，从零开始",
+    "搜索课程……",
+    {
+        "lectures": "动量法，从零开始：讲义",
+        "lead": "每章一讲，每讲 45-50 分钟，每张幻灯片都有讲稿。在幻灯片里：方向键翻页，"
+        "<kbd>s</kbd> 打开讲者视图，<kbd>Esc</kbd> 打开总览。讲义 PDF 每页印两张幻灯片"
+        "（<code>make handouts</code>）。",
+        "min": "分钟",
+        "slides": "张幻灯片",
+        "handout": "讲义 PDF",
+        "other": "<a href='../index.html' lang='en'>English</a>",
+    },
+)
+EDITIONS = (ENGLISH, CHINESE)
 
 
 def fail(message: str) -> None:
@@ -64,10 +121,10 @@ def notebook_status(path: Path) -> dict:
     }
 
 
-def check_notebooks() -> list[dict]:
-    if not NOTEBOOKS:
-        fail("no notebooks found in notebooks/")
-    statuses = [notebook_status(p) for p in NOTEBOOKS]
+def check_notebooks(edition: Edition = ENGLISH) -> list[dict]:
+    if not edition.notebooks:
+        fail(f"no notebooks found in {edition.language.notebooks}")
+    statuses = [notebook_status(p) for p in edition.notebooks]
     bad = [s for s in statuses if s["unexecuted"] or s["errors"]]
     for s in bad:
         print(
@@ -171,43 +228,64 @@ def copy_tree(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst, dirs_exist_ok=True)
 
 
-def syllabus_from_readme() -> str:
+def syllabus_from_readme(edition: Edition = ENGLISH) -> str:
     """The README's syllabus table, with links rewritten for the website's flat layout."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    match = re.search(r"## Syllabus\n(.*?)\n## ", readme, flags=re.S)
+    readme = edition.readme.read_text(encoding="utf-8")
+    match = re.search(r"## (?:Syllabus|课程大纲)\n(.*?)\n## ", readme, flags=re.S)
     if not match:
-        fail("README.md has no '## Syllabus' section")
-    return match.group(1).replace("](notebooks/", "](").strip()
+        fail(f"{edition.readme.name} has no syllabus section")
+    return re.sub(r"\]\(notebooks/(?:zh/)?", "](", match.group(1)).strip()
 
 
-def book() -> None:
-    check_notebooks()
-    src = BUILD / "book-src"
+def book_config(edition: Edition) -> str:
+    """_config.yml, in the edition's language (title, search box, Sphinx's language)."""
+    import yaml
+
+    config = yaml.safe_load((SITE / "_config.yml").read_text(encoding="utf-8"))
+    config["title"] = edition.title
+    sphinx = config["sphinx"]["config"]
+    sphinx["html_theme_options"]["search_bar_text"] = edition.search_text
+    if edition.language is not decks.ENGLISH:
+        sphinx["language"] = "zh_CN"
+    return yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
+
+
+def book_edition(edition: Edition, out: Path) -> None:
+    check_notebooks(edition)
+    src = BUILD / f"book-src{'-' + edition.subdir if edition.subdir else ''}"
     shutil.rmtree(src, ignore_errors=True)
     src.mkdir(parents=True)
-    for path in NOTEBOOKS:
+    for path in edition.notebooks:
         nb = for_the_site(json.loads(path.read_text(encoding="utf-8")))
         (src / path.name).write_text(json.dumps(nb), encoding="utf-8")
-    shutil.copy(SITE / "_config.yml", src / "_config.yml")
+    (src / "_config.yml").write_text(book_config(edition), encoding="utf-8")
     # Jupyter Book links every .css and .js file in _static into every page.
     (src / "_static").mkdir()
-    for name in ("course.css", "wide-figures.js"):
+    for name in ("course.css", "wide-figures.js", "language-switch.js"):
         shutil.copy(SITE / "static" / name, src / "_static" / name)
-    intro = (SITE / "intro.md").read_text(encoding="utf-8")
-    (src / "intro.md").write_text(intro.replace("{{ syllabus }}", syllabus_from_readme()))
+    intro = edition.intro.read_text(encoding="utf-8")
+    (src / "intro.md").write_text(intro.replace("{{ syllabus }}", syllabus_from_readme(edition)))
     shutil.copy(ROOT / "notebooks" / "glossary.md", src / "glossary.md")
     shutil.copy(SITE / "_toc.yml", src / "_toc.yml")
     # An "extra path" is copied to the site's root as is; files in _static would each be
     # added to every page as a <script>.
     copy_tree(NODE / "mathjax" / "es5", src / "_assets" / "mathjax")
-    out = BUILD / "book"
     shutil.rmtree(out, ignore_errors=True)
     # -W: any Sphinx warning fails the build; -n: nitpicky (broken references are warnings).
     cmd = ["jupyter-book", "build", str(src), "--path-output", str(out), "-W", "-n", "--keep-going"]
     result = subprocess.run(_venv(cmd), cwd=ROOT)
     if result.returncode != 0:
         fail(f"jupyter-book failed (exit {result.returncode})")
-    print(f"book: {len(NOTEBOOKS)} notebooks -> {out / '_build' / 'html' / 'index.html'}")
+
+
+def book() -> None:
+    """The English site, and the Chinese one in its zh/ folder (a link on every page switches)."""
+    html = BUILD / "book" / "_build" / "html"
+    book_edition(ENGLISH, BUILD / "book")
+    chinese = BUILD / "book-zh"
+    book_edition(CHINESE, chinese)
+    shutil.copytree(chinese / "_build" / "html", html / CHINESE.subdir)
+    print(f"book: {len(NOTEBOOKS)} notebooks in 2 languages -> {html / 'index.html'}")
 
 
 def _math_html(renderer, tokens, idx, options, env) -> str:
@@ -229,6 +307,11 @@ def _markdown():
     return md
 
 
+def bold_label(match: re.Match) -> str:
+    """A notes field's label in bold, keeping its colon (``Say:``, ``讲述：``)."""
+    return f"**{match[1]}{match[2]}** {match[3]}"
+
+
 def deck_html(deck: decks.Deck, figures: Path) -> str:
     """A deck's slides as reveal.js sections; each figure it shows is written into ``figures``.
 
@@ -238,7 +321,7 @@ def deck_html(deck: decks.Deck, figures: Path) -> str:
     md = _markdown()
     cells: dict[str, dict] = {}
     for stem in deck.chapters:
-        cells.update(decks.labelled_cells(decks.load_notebook(stem)))
+        cells.update(decks.labelled_cells(decks.load_notebook(stem, deck.language)))
 
     def figure(match: re.Match) -> str:
         alt, label = match.groups()
@@ -272,7 +355,7 @@ def deck_html(deck: decks.Deck, figures: Path) -> str:
         body = md.render(decks.FIGURE.sub(figure, body))
         # A figure fills its slide's column only as a direct child of the slide.
         body = re.sub(r"<p>(<img class=\"figure\"[^>]*>)</p>", r"\1", body)
-        notes = re.sub(rf"^({'|'.join(decks.NOTE_FIELDS)}):", r"**\1:**", slide.notes, flags=re.M)
+        notes = decks.field_label(deck.language).sub(bold_label, slide.notes)
         # Each field on its own line in the speaker view.
         notes = md.render(re.sub(r"\n(?=\*\*)", "\n\n", notes))
         sections.append(
@@ -282,27 +365,37 @@ def deck_html(deck: decks.Deck, figures: Path) -> str:
 
 
 def slides() -> None:
-    """One reveal.js deck per lecture (lectures/*.md), offline, with an index page."""
-    check_notebooks()
-    out = BUILD / "slides"
-    shutil.rmtree(out, ignore_errors=True)
-    (out / "figures").mkdir(parents=True)
-    copy_tree(NODE / "reveal.js" / "dist", out / "reveal.js" / "dist")
-    copy_tree(NODE / "reveal.js" / "plugin", out / "reveal.js" / "plugin")
-    copy_tree(NODE / "mathjax" / "es5", out / "mathjax")
-    for name in ("deck.css", "index.css"):
-        shutil.copy(SITE / "static" / name, out / name)
+    """One reveal.js deck per lecture (lectures/*.md), offline, with an index page; the
+    Chinese decks (lectures/zh/) in slides/zh/, sharing reveal.js and MathJax."""
+    root = BUILD / "slides"
+    shutil.rmtree(root, ignore_errors=True)
+    copy_tree(NODE / "reveal.js" / "dist", root / "reveal.js" / "dist")
+    copy_tree(NODE / "reveal.js" / "plugin", root / "reveal.js" / "plugin")
+    copy_tree(NODE / "mathjax" / "es5", root / "mathjax")
     template = string.Template((SITE / "templates" / "deck.html").read_text(encoding="utf-8"))
-    all_decks = decks.decks()
-    if not all_decks:
-        fail("no decks found in lectures/")
-    for deck in all_decks:
-        page = template.substitute(
-            title=html.escape(deck.title), slides=deck_html(deck, out / "figures")
-        )
-        (out / f"{deck.name}.html").write_text(page, encoding="utf-8")
-    (out / "index.html").write_text(slide_index(all_decks), encoding="utf-8")
-    print(f"slides: {len(all_decks)} decks -> {out / 'index.html'}")
+    for edition in EDITIONS:
+        check_notebooks(edition)
+        out = root / edition.subdir
+        (out / "figures").mkdir(parents=True)
+        for name in ("deck.css", "index.css"):
+            shutil.copy(SITE / "static" / name, out / name)
+        all_decks = decks.decks(edition.language)
+        if not all_decks:
+            fail(f"no decks found in {edition.language.lectures}")
+        for deck in all_decks:
+            page = template.substitute(
+                title=html.escape(deck.title),
+                slides=deck_html(deck, out / "figures"),
+                lang=_html_lang(edition),
+                root="../" if edition.subdir else "",
+            )
+            (out / f"{deck.name}.html").write_text(page, encoding="utf-8")
+        (out / "index.html").write_text(slide_index(all_decks, edition), encoding="utf-8")
+        print(f"slides: {len(all_decks)} decks -> {out / 'index.html'}")
+
+
+def _html_lang(edition: Edition) -> str:
+    return "en" if edition.language is decks.ENGLISH else "zh-CN"
 
 
 def _inline_html(text: str) -> str:
@@ -314,33 +407,37 @@ def _inline_html(text: str) -> str:
     )
 
 
-def slide_index(all_decks: list[decks.Deck]) -> str:
+def slide_index(all_decks: list[decks.Deck], edition: Edition = ENGLISH) -> str:
     """The decks' start page: each lecture with its chapter's goal, length and handout."""
+    words = edition.words
+    handouts = (
+        "../" * (2 if edition.subdir else 1)
+        + "handouts/"
+        + (edition.subdir + "/" if edition.subdir else "")
+    )
     goals = {}
-    for row in syllabus_from_readme().splitlines()[2:]:
+    for row in syllabus_from_readme(edition).splitlines()[2:]:
         cells = [c.strip() for c in row.strip().strip("|").split("|")]
         if len(cells) >= 3:  # number | notebook | (time |) what the reader leaves able to do
             goals[cells[0]] = cells[-1]
     rows = []
     for deck in all_decks:
-        minutes = sum(decks.minutes(s) or 0 for s in deck.lecture)
+        minutes = sum(decks.minutes(s, deck.language) or 0 for s in deck.lecture)
         rows.append(
             f'<tr><td class="number">{deck.name[:2]}</td><td class="deck">'
             f'<a href="{deck.name}.html">{_inline_html(deck.title)}</a>'
             f"<br>{_inline_html(goals.get(deck.name[:2], ''))}</td>"
-            f"<td>{minutes:g} min<br>{len(deck.lecture)} slides</td>"
-            f'<td><a href="../handouts/{deck.name}.pdf">handout</a></td></tr>'
+            f"<td>{minutes:g} {words['min']}<br>{len(deck.lecture)} {words['slides']}</td>"
+            f'<td><a href="{handouts}{deck.name}.pdf">{words["handout"]}</a></td></tr>'
         )
     return (
-        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<!DOCTYPE html>\n<html lang='{_html_lang(edition)}'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        "<title>Momentum, from scratch: lectures</title>"
+        f"<title>{words['lectures']}</title>"
         "<link rel='stylesheet' href='index.css'></head>\n"
-        "<body><h1>Momentum, from scratch: lectures</h1>\n"
-        "<p class='lead'>One lecture per chapter, 45-50 minutes each, with speaker notes on "
-        "every slide. In a deck: arrow keys to move, <kbd>s</kbd> for the speaker view, "
-        "<kbd>Esc</kbd> for the overview. Handouts print two slides to a page "
-        "(<code>make handouts</code>).</p>\n<table>\n"
+        f"<body><p class='language-switch'>{words['other']}</p>\n"
+        f"<h1>{words['lectures']}</h1>\n"
+        f"<p class='lead'>{words['lead']}</p>\n<table>\n"
         + "\n".join(rows)
         + "\n</table></body></html>\n"
     )

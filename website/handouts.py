@@ -1,6 +1,7 @@
 """Print each lecture deck as a handout: its slides, two to an A4 page, then check the PDF.
 
     python -m website.handouts        (after `make slides`)  ->  _build/handouts/NN_name.pdf
+                                                               (Chinese: _build/handouts/zh/)
 
 Headless Chromium prints the deck with reveal.js's print layout (``?print-pdf``: one slide a
 page, at the slide's 1280x720 size, after MathJax has typeset). pypdf then places two slides
@@ -26,10 +27,15 @@ A4 = (595.28, 841.89)  # points
 MARGIN = 36  # points (half an inch) around and between the slides
 
 
+def folder(deck: decks.Deck) -> str:
+    """The deck's language folder under slides/ and handouts/: "" (English) or "zh/"."""
+    return "" if deck.language is decks.ENGLISH else f"{deck.language.code}/"
+
+
 def print_deck(context, base: str, deck: decks.Deck, target: Path) -> None:
     """The deck as a PDF of one slide a page, as reveal.js lays it out for print."""
     tab = context.new_page()
-    tab.goto(f"{base}slides/{deck.name}.html?print-pdf", wait_until="networkidle")
+    tab.goto(f"{base}slides/{folder(deck)}{deck.name}.html?print-pdf", wait_until="networkidle")
     tab.evaluate(
         "() => window.MathJax && MathJax.startup ? MathJax.startup.promise.then(() => 1) : 1"
     )
@@ -73,9 +79,9 @@ def main() -> int:
         return 1
     from playwright.sync_api import sync_playwright
 
-    OUT.mkdir(parents=True, exist_ok=True)
     server, base = serve(BUILD)
     failed = 0
+    all_decks = [deck for language in decks.LANGUAGES for deck in decks.decks(language)]
     with (
         tempfile.TemporaryDirectory() as scratch,
         sync_playwright() as pw,
@@ -83,10 +89,11 @@ def main() -> int:
         context = pw.chromium.launch_persistent_context(
             scratch, executable_path=chromium, headless=True, args=CHROMIUM_FLAGS
         )
-        for deck in decks.decks():
+        for deck in all_decks:
             one_up = Path(scratch) / f"{deck.name}-slides.pdf"
             print_deck(context, base, deck, one_up)
-            target = OUT / f"{deck.name}.pdf"
+            target = OUT / f"{folder(deck)}{deck.name}.pdf"
+            target.parent.mkdir(parents=True, exist_ok=True)
             sheets = two_up(one_up, target)
             problems = read_back(target)[1]
             if sheets != (len(deck.slides) + 1) // 2:
@@ -99,7 +106,7 @@ def main() -> int:
             )
         context.close()
     server.shutdown()
-    print(f"{len(decks.decks())} handouts, {failed} failed")
+    print(f"{len(all_decks)} handouts, {failed} failed")
     return 1 if failed else 0
 
 

@@ -64,7 +64,6 @@ async (at) => {
     backup: slide.classList.contains('backup'),
     overflow: slide.scrollHeight - Reveal.getConfig().height,
     text: copy.textContent,
-    words: copy.textContent.split(/\\s+/).filter(w => /\\w/.test(w)).length,
     notes: notes ? notes.textContent : '',
     figures,
   };
@@ -72,7 +71,9 @@ async (at) => {
 """
 
 
-def check_deck(tab, screenshots: Path | None = None) -> tuple[list[str], dict]:
+def check_deck(
+    tab, screenshots: Path | None = None, language: decks.Language = decks.ENGLISH
+) -> tuple[list[str], dict]:
     """Problems of the deck open in ``tab`` at its current viewport, and what was measured.
 
     Shows every slide in turn, transitions off (a screenshot of each into ``screenshots``,
@@ -82,7 +83,9 @@ def check_deck(tab, screenshots: Path | None = None) -> tuple[list[str], dict]:
     """
     rows = []
     for at in tab.evaluate(_SLIDES):
-        rows.append(tab.evaluate(_MEASURE_SLIDE, at))
+        row = tab.evaluate(_MEASURE_SLIDE, at)
+        row["words"] = decks.count_words(row["text"])  # one count for both languages
+        rows.append(row)
         if screenshots is not None:
             screenshots.mkdir(parents=True, exist_ok=True)
             tab.screenshot(path=str(screenshots / f"slide-{at['h']:02d}-{at['v']:02d}.png"))
@@ -96,12 +99,12 @@ def check_deck(tab, screenshots: Path | None = None) -> tuple[list[str], dict]:
             problems.append(f"{where}: content {row['overflow']} px taller than the slide")
         if row["words"] > decks.MAX_SLIDE_WORDS:
             problems.append(f"{where}: {row['words']} words (at most {decks.MAX_SLIDE_WORDS})")
-        fields, _ = decks.note_fields(row["notes"])
+        fields, _ = decks.note_fields(row["notes"], language)
         if not fields.get("Say") or not fields.get("Minutes"):
             problems.append(f"{where}: no speaker notes with Say: and Minutes:")
         if "```" in row["text"] or TEX_SOURCE.search(row["text"]):
             problems.append(f"{where}: Markdown or TeX source shown as text")
-        if found := decks.UNSEEN.search(row["text"] + " " + row["notes"]):
+        if found := language.unseen.search(row["text"] + " " + row["notes"]):
             problems.append(f"{where}: refers to what the deck does not show: {found[0]!r}")
         for figure in row["figures"]:
             if not figure["inside"]:
@@ -112,7 +115,7 @@ def check_deck(tab, screenshots: Path | None = None) -> tuple[list[str], dict]:
                 problems.append(
                     f"{where}: {figure['src']} text {figure['textPx']:.1f} px (< {min_text:g})"
                 )
-    minutes = sum(_minutes(r["notes"]) for r in rows if not r["backup"])
+    minutes = sum(_minutes(r["notes"], language) for r in rows if not r["backup"])
     low, high = decks.LECTURE_MINUTES
     if not low <= minutes <= high:
         problems.append(f"the notes' minutes add up to {minutes:g} (want {low}-{high})")
@@ -131,8 +134,8 @@ def check_deck(tab, screenshots: Path | None = None) -> tuple[list[str], dict]:
     return problems, measured
 
 
-def _minutes(notes: str) -> float:
-    value = decks.note_fields(notes)[0].get("Minutes", "")
+def _minutes(notes: str, language: decks.Language) -> float:
+    value = decks.note_fields(notes, language)[0].get("Minutes", "")
     return float(value) if re.fullmatch(r"\d+(?:\.\d+)?", value) else 0.0
 
 
@@ -188,5 +191,35 @@ def _good_alt(alt: str) -> bool:
     """A sentence about the figure: not empty, not a file name, not nbconvert's placeholder."""
     alt = alt.strip()
     placeholder = "no description has been provided" in alt.lower()
-    looks_like_path = bool(re.search(r"\.(png|jpe?g|svg)$", alt)) or "/" in alt
-    return len(alt.split()) >= decks.MIN_ALT_WORDS and not placeholder and not looks_like_path
+    looks_like_path = bool(re.fullmatch(r"\S*(?:/\S*|\.(?:png|jpe?g|svg))", alt))
+    long_enough = decks.count_words(alt) >= decks.MIN_ALT_WORDS
+    return long_enough and not placeholder and not looks_like_path
+
+
+# Characters no installed font can draw come out as the same empty box ("tofu") as a code
+# point no font has. Each distinct non-ASCII character of the page is drawn on a canvas in the
+# page's own font and compared with that box.
+_MISSING_GLYPHS = """
+(extra) => {
+  const font = getComputedStyle(document.body).fontFamily;
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = 40;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  const draw = (ch) => {
+    ctx.clearRect(0, 0, 40, 40);
+    ctx.font = `28px ${font}`;
+    ctx.fillText(ch, 4, 32);
+    return ctx.getImageData(0, 0, 40, 40).data.join(',');
+  };
+  // A private-use code point: no font has a glyph for it.
+  const box = draw(String.fromCodePoint(0x10fffd));
+  const text = document.body.innerText + (extra || '');
+  const chars = Array.from(new Set(Array.from(text))).filter(c => c.codePointAt(0) > 0x2e7f);
+  return chars.filter(c => draw(c) === box);
+}
+"""
+
+
+def missing_glyphs(tab, extra: str = "") -> list[str]:
+    """The page's characters (and ``extra``'s) that render as tofu: no installed font has them."""
+    return tab.evaluate(_MISSING_GLYPHS, extra)

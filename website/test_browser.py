@@ -27,10 +27,11 @@ from website import decks
 from website.browser_check import SHOTS, check_page, open_page, pages, shot_name
 from website.conftest import MEASURED
 from website.lab_check import check_explorer_in_lab, check_notebooks_in_lab
-from website.reading_check import DECK_VIEWPORTS, check_deck, check_reading
+from website.reading_check import DECK_VIEWPORTS, check_deck, check_reading, missing_glyphs
 
 PAGES = pages()
-DECKS = decks.decks()
+DECKS = [deck for language in decks.LANGUAGES for deck in decks.decks(language)]
+DECK_IDS = [f"{d.language.code}-{d.name}" for d in DECKS]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p["url"] for p in PAGES])
@@ -47,22 +48,36 @@ def test_page_opens_offline_with_its_maths_and_figures(context, site, page):
 
 
 @pytest.mark.parametrize("size", DECK_VIEWPORTS, ids=[f"{w}x{h}" for w, h in DECK_VIEWPORTS])
-@pytest.mark.parametrize("deck", DECKS, ids=[d.name for d in DECKS])
+@pytest.mark.parametrize("deck", DECKS, ids=DECK_IDS)
 def test_deck_as_an_instructor_needs_it(context, site, deck, size):
     problems: list[str] = []
-    url = f"slides/{deck.name}.html"
+    folder = "" if deck.language is decks.ENGLISH else f"{deck.language.code}/"
+    url = f"slides/{folder}{deck.name}.html"
     tab = open_page(context, site, url, problems)
     width, height = size
     tab.set_viewport_size({"width": width, "height": height})
     tab.wait_for_timeout(300)  # reveal.js lays the deck out again after a resize
-    found, m = check_deck(tab, screenshots=SHOTS / "slides" / f"{shot_name(url)}-{width}x{height}")
+    shots = SHOTS / "slides" / f"{shot_name(url)}-{width}x{height}"
+    found, m = check_deck(tab, screenshots=shots, language=deck.language)
+    if deck.language is not decks.ENGLISH:
+        notes = " ".join(s.notes for s in deck.slides)  # the speaker view's text too
+        found += [f"no font has a glyph for {c!r}" for c in missing_glyphs(tab, notes)]
     MEASURED.append(
-        f"{deck.name} at {width}x{height}: {m['slides']} slides, {m['minutes']:g} minutes, "
+        f"{deck.language.code} {deck.name} at {width}x{height}: {m['slides']} slides, "
+        f"{m['minutes']:g} minutes, "
         f"words per slide median {m['median_words']} max {m['max_words']}, {m['figures']} "
         f"figures, smallest figure text {m['smallest_figure_text_px_at_1280'] or 0:.1f} px "
         f"at 1280x720, {m['overflowing']} overflowing, {m['without_notes']} without notes"
     )
     assert not problems + found, "\n".join(problems + found)
+
+
+def test_the_glyph_check_finds_a_character_no_font_has(context, site):
+    """The tofu check can fail: a Tangut character (U+17000) is in no installed font, a
+    Chinese character and a Latin letter are."""
+    tab = context.new_page()
+    tab.set_content("<html lang='zh-CN'><body><p>动量法 momentum \U00017000</p></body></html>")
+    assert missing_glyphs(tab) == ["\U00017000"]
 
 
 def test_notebooks_open_in_jupyterlab_as_a_learner_reads_them(context, site):
