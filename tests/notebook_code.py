@@ -1,4 +1,5 @@
-"""Run the functions a notebook derives, outside it, so tests can compare them with helpers/.
+"""The one place tests read the notebooks: their files, their cells, and the functions they
+derive, run outside the notebook so tests can compare them with helpers/.
 
 ``load_definitions("notebooks/03_momentum.ipynb", ["sgd_momentum"])`` executes every top-level
 import of the notebook plus the (last) top-level ``def``/``class`` of each requested name, and
@@ -17,18 +18,36 @@ from IPython.core.inputtransformer2 import TransformerManager
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
-def _code_cells(path: Path) -> list[str]:
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+def notebook_paths() -> list[Path]:
+    """The course's (English) notebooks, in order."""
+    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
-def load_definitions(notebook: str | Path, names: list[str]) -> dict[str, Any]:
-    """Execute the notebook's imports and its definitions of ``names``; return those objects."""
+def _path(notebook: str | Path) -> Path:
     path = Path(notebook)
     if not path.is_absolute():
         path = NOTEBOOKS / path.name
     if not path.is_file():
         raise FileNotFoundError(f"no notebook {path.name} in {NOTEBOOKS.name}/ (renamed?)")
+    return path
+
+
+def load_notebook(notebook: str | Path) -> dict:
+    """A notebook as stored: its JSON (by name, e.g. "03_momentum.ipynb", or by path)."""
+    return json.loads(_path(notebook).read_text(encoding="utf-8"))
+
+
+def cells(notebook: str | Path) -> list[dict]:
+    return load_notebook(notebook)["cells"]
+
+
+def _code_cells(path: Path) -> list[str]:
+    return ["".join(c["source"]) for c in cells(path) if c["cell_type"] == "code"]
+
+
+def load_definitions(notebook: str | Path, names: list[str]) -> dict[str, Any]:
+    """Execute the notebook's imports and its definitions of ``names``; return those objects."""
+    path = _path(notebook)
     imports: list[ast.stmt] = []
     defs: dict[str, ast.stmt] = {}
     to_python = TransformerManager().transform_cell  # %magic / !shell lines -> plain Python

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ast
 import inspect
-import json
 import math
 import re
 from pathlib import Path
@@ -27,22 +26,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
-from notebook_code import load_definitions
+from notebook_code import load_definitions, load_notebook, notebook_paths
 
 from helpers import quadratic
 from website import decks
 
-NOTEBOOKS = sorted(
-    (Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")
-)
+NOTEBOOKS = notebook_paths()
 CORE_WORDS = 2000
 CORE_CODE_LINES = 150
 OPENER = "**Going deeper (optional).**"
 TO_PYTHON = TransformerManager().transform_cell
 
 
-def load(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
+load = load_notebook
 
 
 def tags(cell: dict) -> list[str]:

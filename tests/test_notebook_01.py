@@ -7,14 +7,14 @@ defines it, the definition must match helpers.quadratic's; otherwise it must imp
 from __future__ import annotations
 
 import ast
-import json
 import math
 import re
 from collections import Counter
 
 import numpy as np
 import pytest
-from notebook_code import NOTEBOOKS, load_definitions
+from notebook_code import cells as notebook_cells
+from notebook_code import load_definitions
 
 from helpers import quadratic
 
@@ -23,8 +23,7 @@ NB = load_definitions(NAME, ["gd_rate", "gd_optimal", "steps_to_tol"])
 
 
 def top_level_nodes() -> list[ast.stmt]:
-    nb = json.loads((NOTEBOOKS / NAME).read_text(encoding="utf-8"))
-    sources = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    sources = ["".join(c["source"]) for c in notebook_cells(NAME) if c["cell_type"] == "code"]
     return [node for source in sources for node in ast.parse(source).body]
 
 
@@ -98,7 +97,7 @@ def test_no_second_simulator_or_step_counter():
 
 
 def cells() -> list[dict]:
-    return json.loads((NOTEBOOKS / NAME).read_text(encoding="utf-8"))["cells"]
+    return notebook_cells(NAME)
 
 
 def stored_output(label: str) -> str:

@@ -13,14 +13,13 @@ step index and ``f`` as the loss in the text.
 from __future__ import annotations
 
 import ast
-import json
 import math
 import re
-from pathlib import Path
 
 import problems
 import pytest
 import torch
+from notebook_code import cells as notebook_cells
 from notebook_code import defined_names, load_definitions
 from problems import leaves
 
@@ -176,13 +175,11 @@ def test_accumulated_step_solution_is_one_step_on_the_whole_batch(seed, micro):
 # Structure: core length, optional blocks, exercises
 # ----------------------------------------------------------------------------------------------
 
-NOTEBOOK = (
-    Path(__file__).resolve().parent.parent / "notebooks" / ("02_stochastic_gradient_descent.ipynb")
-)
+NOTEBOOK = "02_stochastic_gradient_descent.ipynb"
 
 
 def cells() -> list[dict]:
-    return json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+    return notebook_cells(NOTEBOOK)
 
 
 def tags(cell: dict) -> list[str]:

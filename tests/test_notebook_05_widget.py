@@ -6,7 +6,6 @@ so these tests see the same Python objects a live JupyterLab session would drive
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib
@@ -15,6 +14,7 @@ import pytest
 matplotlib.use("Agg")  # the panel draws with plt.show(); no window here
 
 import matplotlib.pyplot as plt  # noqa: E402
+from notebook_code import cells as notebook_cells  # noqa: E402
 from notebook_code import load_definitions  # noqa: E402
 
 from helpers.quadratic import heavy_ball_optimal, heavy_ball_rate  # noqa: E402
@@ -70,7 +70,7 @@ def test_every_kappa_can_be_tuned_exactly(panel):
 
 
 def test_the_widget_cell_shows_the_panel_and_is_not_compared():
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+    cells = notebook_cells(NOTEBOOK)
     source = ["".join(c["source"]) for c in cells]
     assert not any("widget_frontend_connected" in s for s in source)
     shows = [c for c, s in zip(cells, source, strict=True) if "panel = explorer()" in s]

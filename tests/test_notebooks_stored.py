@@ -7,20 +7,16 @@ read the files and fail on such things, and on conventions the website and slide
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import pytest
+from notebook_code import load_notebook, notebook_paths
 
-NOTEBOOKS = sorted(
-    (Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")
-)
+NOTEBOOKS = notebook_paths()
 SLIDE_TYPES = {"slide", "subslide", "fragment", "-", "skip", "notes"}
 
 
-def load(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
+load = load_notebook
 
 
 def code_cells(nb: dict) -> list[dict]:
