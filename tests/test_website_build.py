@@ -140,3 +140,23 @@ def test_the_table_of_contents_lists_every_notebook_and_the_glossary():
     toc = (build.SITE / "_toc.yml").read_text(encoding="utf-8")
     files = [line.split("file:")[1].strip() for line in toc.splitlines() if "file:" in line]
     assert files == [p.stem for p in build.NOTEBOOKS] + ["glossary"]
+
+
+def test_each_edition_gets_its_syllabus_config_and_index():
+    """The Chinese site reads README.zh.md's syllabus, with links to its own (flat) pages, in a
+    Sphinx configured for Chinese; the decks' index links each language to the other."""
+    import yaml
+
+    for edition in build.EDITIONS:
+        text = build.syllabus_from_readme(edition)
+        rows = [row for row in text.splitlines() if row.startswith("| 0")]
+        assert len(rows) == len(edition.notebooks) == 9
+        assert all("](notebooks/" not in row and ".ipynb)" in row for row in rows)
+    config = yaml.safe_load(build.book_config(build.CHINESE))
+    assert config["title"] == "动量法，从零开始"
+    assert config["sphinx"]["config"]["language"] == "zh_CN"
+    assert "language" not in yaml.safe_load(build.book_config(build.ENGLISH))["sphinx"]["config"]
+    zh_index = build.slide_index(decks.decks(decks.CHINESE), build.CHINESE)
+    assert "<html lang='zh-CN'>" in zh_index and "../index.html" in zh_index
+    assert "../../handouts/zh/03_momentum.pdf" in zh_index
+    assert "zh/index.html" in build.slide_index(decks.decks(), build.ENGLISH)

@@ -247,6 +247,9 @@ def book_config(edition: Edition) -> str:
     sphinx["html_theme_options"]["search_bar_text"] = edition.search_text
     if edition.language is not decks.ENGLISH:
         sphinx["language"] = "zh_CN"
+        # myst-nb's fold labels are not translated by Sphinx's language setting.
+        sphinx["nb_code_prompt_show"] = "显示代码"
+        sphinx["nb_code_prompt_hide"] = "隐藏代码"
     return yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
 
 

@@ -69,6 +69,18 @@ def two_up(source: Path, target: Path) -> int:
     return len(writer.pages)
 
 
+def font_names(path: Path) -> set[str]:
+    """The base names of the fonts a PDF's pages use (e.g. "AAAAAA+NotoSansCJKsc-Regular")."""
+    from pypdf import PdfReader
+
+    names = set()
+    for page in PdfReader(path).pages:
+        fonts = page.get("/Resources", {}).get("/Font", {})
+        for font in fonts.values():
+            names.add(str(font.get_object().get("/BaseFont", "")))
+    return names
+
+
 def main() -> int:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -98,6 +110,10 @@ def main() -> int:
             problems = read_back(target)[1]
             if sheets != (len(deck.slides) + 1) // 2:
                 problems.append(f"{sheets} pages for {len(deck.slides)} slides, two a page")
+            if deck.language is not decks.ENGLISH and not any(
+                "CJK" in name for name in font_names(one_up)
+            ):
+                problems.append("no CJK font in the printed Chinese deck (fonts-noto-cjk)")
             failed += bool(problems)
             note = f": {'; '.join(problems)}" if problems else ""
             print(
