@@ -11,7 +11,7 @@ per element) on arrays of the same total size. The rows are notebook 08's five s
 - ``torch.compile(opt.step)``: PyTorch's own recipe ("Compiled optimizer" tutorial), a plain
   ``torch.optim.SGD`` with ``lr=torch.tensor(...)`` under ``torch.compile``; only on layouts
   of at most ``RECIPE_MAX_TENSORS`` tensors (it compiles all tensors into one graph: 1000
-  tensors took 4 minutes);
+  tensors took 4 minutes with an empty inductor cache);
 - ``compiled, bare``: ``update_compiled_``, the compiled step without the optimizer around it;
 - ``fused, flat`` and ``compiled, flat``: the same numbers stored as one tensor (notebook 08,
   section 6), one call for all of them.
