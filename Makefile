@@ -9,7 +9,8 @@
 #   make zh        write the Chinese notebooks and decks from the English and the catalogues
 #   make zh-check  list every missing, fuzzy, stale or damaged translation
 #   make lint      ruff check + ruff format --check, and mypy on helpers/
-#   make bench     benchmarks/optimizer_step.py (prints ratios; QUICK=1 short, SMOKE=1 seconds)
+#   make bench     benchmarks/optimizer_step.py: times and ratios to the bandwidth floor (QUICK=1
+#                  the target layouts, SMOKE=1 half a minute; CHECK=1 fails on a missed target)
 #   make book      the website, from the committed notebooks -> _build/book/_build/html/index.html
 #   make slides    the lecture decks (lectures/*.md) as reveal.js -> _build/slides/index.html
 #   make handouts  each deck printed two slides to an A4 page -> _build/handouts/
@@ -113,7 +114,8 @@ format: $(STAMP)
 	$(BIN)/ruff format $(LINTED)
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/optimizer_step.py $(if $(QUICK),--quick,) $(if $(SMOKE),--smoke,)
+	$(BIN)/python benchmarks/optimizer_step.py $(if $(QUICK),--quick,) $(if $(SMOKE),--smoke,) \
+	  $(if $(CHECK),--check,)
 
 book: $(SITE_STAMP)
 	$(BIN)/python -m website.build book

@@ -1,8 +1,9 @@
-"""Notebook 08's own definitions, checked against torch.optim.SGD and helpers.optim.
+"""Notebook 08's definitions and its step variants, checked against torch.optim.SGD.
 
 The notebook counts the bytes each way of writing a momentum step moves (``CountBytes``), and
 its exercises ask for a count by hand, byte predictions, an in-place Nesterov step and an EMA
-step in at most 32 bytes. These tests run those definitions (``tests/notebook_code.py``) on
+step in at most 32 bytes. These tests run those definitions (``tests/notebook_code.py``) and
+the step variants it imports from ``helpers.step_variants`` (which the benchmark times too) on
 small CPU tensors, so the counts the text relies on and the worked solutions cannot drift.
 """
 
@@ -17,14 +18,13 @@ from notebook_code import NOTEBOOKS, defined_names, load_definitions
 
 from helpers.optim import init_momentum_states, sgd_momentum, sgd_momentum_ema
 from helpers.selfcheck import NotStarted
+from helpers.step_variants import d2l_verbatim_step, in_place_step, step_variants
 
 NOTEBOOK = NOTEBOOKS / "08_fast_optimizer_steps.ipynb"
 NAMES = [
     "tensor_bytes",
     "same_memory",
     "CountBytes",
-    "d2l_verbatim_step",
-    "in_place_step",
     "check_by_hand",
     "nesterov_step_solution",
     "naive_ema_step",
@@ -79,8 +79,8 @@ def test_byte_counts_of_the_five_ways_and_sgd_momentum(nb):
     velocities = init_momentum_states(params)
     momentum = {"momentum": 0.9}
     steps = {
-        "d2l verbatim": lambda: nb["d2l_verbatim_step"](params, velocities, HYPERPARAMS),
-        "in-place loop": lambda: nb["in_place_step"](params, velocities, HYPERPARAMS),
+        "d2l verbatim": lambda: d2l_verbatim_step(params, velocities, HYPERPARAMS),
+        "in-place loop": lambda: in_place_step(params, velocities, HYPERPARAMS),
         "torch default": torch_step(params, velocities, foreach=False, **momentum),
         "foreach": torch_step(params, velocities, foreach=True, **momentum),
         "fused": torch_step(params, velocities, fused=True, **momentum),
@@ -117,9 +117,44 @@ def test_the_in_place_loop_is_torchs_cpu_step_bit_for_bit(nb):
     velocities = init_momentum_states(mine)
     step = torch_step(theirs, momentum=0.9)
     for _ in range(3):
-        nb["in_place_step"](mine, velocities, HYPERPARAMS)
+        in_place_step(mine, velocities, HYPERPARAMS)
         step()
     assert all(torch.equal(p, q) for p, q in zip(mine, theirs, strict=True))
+
+
+def test_the_five_step_variants_agree_with_torch():
+    # The notebook checks this on its own tensors; the benchmark, which times the same
+    # functions, checks nothing, so here it is on small ones.
+    reference = make_params()
+    torch_default = torch_step(reference, init_momentum_states(reference), momentum=0.9)
+    for _ in range(3):
+        torch_default()
+    names = ["d2l verbatim", "in-place loop", "foreach", "fused", "compiled"]
+    for name in names:
+        params = make_params()
+        steps = step_variants(params, init_momentum_states(params), lr=0.01, momentum=0.9)
+        assert list(steps) == names
+        for _ in range(3):
+            steps[name]()
+        pairs = list(zip(params, reference, strict=True))
+        assert all((p - q).abs().max() < 1e-5 for p, q in pairs), name
+        if name == "in-place loop":
+            assert all(torch.equal(p, q) for p, q in pairs)
+    assert steps["compiled"].__self__.impl == "compiled"  # the notebook reads the optimizer so
+
+
+def test_the_notebook_imports_the_step_variants_and_shows_the_two_loops():
+    # One home for the variants: the notebook must not define them again, and it prints the
+    # source of the two loops where their definitions used to be.
+    sources = ["".join(c["source"]) for c in cells() if c["cell_type"] == "code"]
+    defined = set().union(*(defined_names(s) for s in sources))
+    shared = {"d2l_verbatim_step", "in_place_step", "with_velocities", "step_variants"}
+    assert not defined & shared
+    shown = next(
+        c for c in cells() if "inspect.getsource(d2l_verbatim_step)" in "".join(c["source"])
+    )
+    printed = "".join("".join(o.get("text", "")) for o in shown["outputs"])
+    assert "v[:] = hyperparams" in printed and "v.mul_(momentum).add_(p.grad)" in printed
 
 
 # ----------------------------------------------------------------------------------------------
