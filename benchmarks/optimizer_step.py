@@ -131,8 +131,12 @@ def build_rows(n: int, size: int, compiled_impl: str) -> dict[str, Callable[[], 
     return rows
 
 
-def measure(layouts, rounds: int, min_run_time: float, threads: int):
-    """{layout: {row: [its Measurement in each round]}}, and the compiled rows that fell back."""
+def measure(layouts, rounds: int, min_run_time: float, threads: int, only=None):
+    """{layout: {row: [its Measurement in each round]}}, and the compiled rows that fell back.
+
+    ``only``: the rows to time (fused and the bandwidth are always timed: the ratios need
+    them); fewer rows in a round disturb each other less (caches, the allocator's pages).
+    """
     problem = compiled_step_problem()
     if problem is not None:
         print(f"WARNING: torch.compile cannot run here ({problem}); 'compiled' rows use foreach")
@@ -140,6 +144,10 @@ def measure(layouts, rounds: int, min_run_time: float, threads: int):
     for n, size in layouts:
         torch._dynamo.reset()  # each layout compiles its own graphs, as a fresh process would
         rows = build_rows(n, size, "compiled" if problem is None else "foreach")
+        if only:
+            rows = {
+                name: step for name, step in rows.items() if name in {*only, "fused", BANDWIDTH}
+            }
         for step in rows.values():
             step()  # compiles the compiled rows
         runs: dict[str, list[Measurement]] = {name: [] for name in rows}
@@ -156,7 +164,7 @@ def measure(layouts, rounds: int, min_run_time: float, threads: int):
                 runs[name].append(timer.blocked_autorange(min_run_time=min_run_time))
         results[(n, size)] = runs
         for name in ("compiled", "compiled, flat"):
-            if rows[name].__self__.impl != "compiled":
+            if name in rows and rows[name].__self__.impl != "compiled":
                 fell_back.append(f"{name} at {layout_name(n, size)}")
     return results, fell_back
 
@@ -184,19 +192,24 @@ def ratios(n: int, size: int, runs: dict[str, list[Measurement]]) -> dict[str, t
     return out
 
 
+# How each target is read from the ratios: the rows it needs, and its value.
+_TARGET_VALUES: dict[str, tuple[tuple[str, ...], Callable[[dict], float]]] = {
+    "sgd_momentum / torch default": (
+        ("sgd_momentum +zero", "torch default +zero"),
+        lambda r: r["sgd_momentum +zero"][0] / r["torch default +zero"][0],
+    ),
+    "compiled / fused": (("compiled",), lambda r: r["compiled"][0]),
+    "compiled share of floor": (("compiled",), lambda r: r["compiled"][1]),
+}
+
+
 def judged(results, targets) -> dict[str, float]:
-    """The value of each target whose layout was measured."""
+    """The value of each target whose layout and rows were measured."""
     values = {}
     for name, (layout, _, _) in targets.items():
-        if layout not in results:
-            continue
-        r = ratios(*layout, results[layout])
-        values[name] = {
-            "sgd_momentum / torch default": r["sgd_momentum +zero"][0]
-            / r["torch default +zero"][0],
-            "compiled / fused": r["compiled"][0],
-            "compiled share of floor": r["compiled"][1],
-        }[name]
+        rows, value = _TARGET_VALUES[name]
+        if layout in results and all(row in results[layout] for row in rows):
+            values[name] = value(ratios(*layout, results[layout]))
     return values
 
 
@@ -237,6 +250,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--rounds", type=int, default=None, help="timing rounds per layout")
     parser.add_argument(
+        "--rows",
+        default="",
+        metavar="NAME,NAME",
+        help="time only these rows (and fused and add_), e.g. --rows compiled",
+    )
+    parser.add_argument(
+        "--min-run-time",
+        type=float,
+        default=None,
+        help="seconds per row and round (default 0.02; 0.01 with --smoke)",
+    )
+    parser.add_argument(
         "--target",
         action="append",
         default=[],
@@ -262,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         f"torch {torch.__version__}, {args.threads} threads, {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.1f}; {rounds} rounds, each timing every row by blocked_autorange"
     )
-    results, fell_back = measure(layouts, rounds, 0.01 if args.smoke else 0.02, args.threads)
+    only = [name.strip() for name in args.rows.split(",") if name.strip()]
+    min_run_time = args.min_run_time or (0.01 if args.smoke else 0.02)
+    results, fell_back = measure(layouts, rounds, min_run_time, args.threads, only)
     report(results)
 
     values = judged(results, targets)
