@@ -40,7 +40,7 @@ from helpers.sgd_rule import (
     single_tensor_sgd_,
 )
 
-__all__ = ["CompiledStepFailed", "CompiledSGD", "update_compiled_", "compiled_step_problem"]
+__all__ = ["CompiledStepFailed", "CompiledSGD", "compiled_step_problem"]
 
 # Tensors per compiled call. The compiler's scheduling time grows faster than linearly with the
 # number of tensors in one graph (a 1000-tensor list took minutes to compile), while each call
@@ -273,11 +273,6 @@ class CompiledSGD:
                 f"the compiled kernel disagrees with the eager step by up to {worst:.3g} "
                 "(a stale or foreign inductor cache? see TORCHINDUCTOR_CACHE_DIR)"
             )
-
-
-# The runner behind the free function, for benchmarks/optimizer_step.py, which times the
-# compiled step without an optimizer around it. MomentumSGD never uses it: each makes its own.
-update_compiled_ = CompiledSGD()
 
 
 def _probe_math(param, grad, buf, lr, momentum):
