@@ -14,6 +14,7 @@ on localhost.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -79,6 +80,15 @@ def chinese_text(path: Path) -> int:
     return len(decks.CJK_CHAR.findall(text))
 
 
+def chinese_font_missing() -> bool:
+    """No font on this machine covers Chinese (fontconfig's view, which Chromium prints with)."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return False  # not a fontconfig system: Chromium finds its fonts another way
+    found = subprocess.run([fc_list, ":lang=zh"], capture_output=True, text=True).stdout
+    return not found.strip()
+
+
 def main() -> int:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -86,6 +96,13 @@ def main() -> int:
         return 1
     if not (BUILD / "slides" / "index.html").exists():
         print("_build/slides is missing: run `make slides` first", file=sys.stderr)
+        return 1
+    if chinese_font_missing():
+        print(
+            "no Chinese font installed: the Chinese handouts would print empty boxes "
+            "(Debian/Ubuntu: apt-get install fonts-noto-cjk)",
+            file=sys.stderr,
+        )
         return 1
     from playwright.sync_api import sync_playwright
 
