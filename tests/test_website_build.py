@@ -143,15 +143,18 @@ def test_the_table_of_contents_lists_every_notebook_and_the_glossary():
 
 
 def test_each_edition_gets_its_syllabus_config_and_index():
-    """The Chinese site reads README.zh.md's syllabus, with links to its own (flat) pages, in a
-    Sphinx configured for Chinese; the decks' index links each language to the other."""
+    """The Chinese site includes README.zh.md's syllabus, whose links go to its own notebooks,
+    in a Sphinx configured for Chinese; the decks' index links each language to the other."""
     import yaml
 
     for edition in build.EDITIONS:
-        text = build.syllabus_from_readme(edition)
-        rows = [row for row in text.splitlines() if row.startswith("| 0")]
+        rows = [row for row in build.syllabus_table(edition).splitlines() if row.startswith("| 0")]
         assert len(rows) == len(edition.notebooks) == 9
-        assert all("](notebooks/" not in row and ".ipynb)" in row for row in rows)
+        for row, path in zip(rows, edition.notebooks, strict=True):
+            assert f"]({path.relative_to(build.ROOT).as_posix()})" in row
+        intro = edition.intro.read_text(encoding="utf-8")
+        assert f"```{{include}} {'../' * (1 + bool(edition.subdir))}{edition.readme.name}" in intro
+        assert all(marker in intro for marker in build.SYLLABUS_MARKERS)
     config = yaml.safe_load(build.book_config(build.CHINESE))
     assert config["title"] == "动量法，从零开始"
     assert config["sphinx"]["config"]["language"] == "zh_CN"

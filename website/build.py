@@ -228,13 +228,19 @@ def copy_tree(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst, dirs_exist_ok=True)
 
 
-def syllabus_from_readme(edition: Edition = ENGLISH) -> str:
-    """The README's syllabus table, with links rewritten for the website's flat layout."""
+SYLLABUS_MARKERS = ("<!-- syllabus -->", "<!-- /syllabus -->")
+
+
+def syllabus_table(edition: Edition = ENGLISH) -> str:
+    """The README's syllabus table, as written: the text between the two SYLLABUS_MARKERS.
+
+    The site's intro pages include the same text with MyST's ``{include}`` directive.
+    """
     readme = edition.readme.read_text(encoding="utf-8")
-    match = re.search(r"## (?:Syllabus|课程大纲)\n(.*?)\n## ", readme, flags=re.S)
-    if not match:
-        fail(f"{edition.readme.name} has no syllabus section")
-    return re.sub(r"\]\(notebooks/(?:zh/)?", "](", match.group(1)).strip()
+    start, end = SYLLABUS_MARKERS
+    if start not in readme or end not in readme:
+        fail(f"{edition.readme.name} has no syllabus between {start} and {end}")
+    return readme.split(start, 1)[1].split(end, 1)[0].strip()
 
 
 def book_config(edition: Edition) -> str:
@@ -255,9 +261,13 @@ def book_config(edition: Edition) -> str:
 
 def book_edition(edition: Edition, out: Path) -> None:
     check_notebooks(edition)
-    src = BUILD / f"book-src{'-' + edition.subdir if edition.subdir else ''}"
-    shutil.rmtree(src, ignore_errors=True)
+    # The sources mirror the repository's layout (the README beside notebooks/), so the intro
+    # page's {include} of README's syllabus resolves its notebooks/ links (:relative-docs:).
+    root = BUILD / f"book-src{'-' + edition.subdir if edition.subdir else ''}"
+    shutil.rmtree(root, ignore_errors=True)
+    src = root / edition.language.notebooks.relative_to(ROOT)
     src.mkdir(parents=True)
+    shutil.copy(edition.readme, root / edition.readme.name)
     for path in edition.notebooks:
         nb = for_the_site(json.loads(path.read_text(encoding="utf-8")))
         (src / path.name).write_text(json.dumps(nb), encoding="utf-8")
@@ -266,8 +276,7 @@ def book_edition(edition: Edition, out: Path) -> None:
     (src / "_static").mkdir()
     for name in ("course.css", "wide-figures.js", "language-switch.js"):
         shutil.copy(SITE / "static" / name, src / "_static" / name)
-    intro = edition.intro.read_text(encoding="utf-8")
-    (src / "intro.md").write_text(intro.replace("{{ syllabus }}", syllabus_from_readme(edition)))
+    shutil.copy(edition.intro, src / "intro.md")
     shutil.copy(ROOT / "notebooks" / "glossary.md", src / "glossary.md")
     shutil.copy(SITE / "_toc.yml", src / "_toc.yml")
     # An "extra path" is copied to the site's root as is; files in _static would each be
@@ -419,7 +428,7 @@ def slide_index(all_decks: list[decks.Deck], edition: Edition = ENGLISH) -> str:
         + (edition.subdir + "/" if edition.subdir else "")
     )
     goals = {}
-    for row in syllabus_from_readme(edition).splitlines()[2:]:
+    for row in syllabus_table(edition).splitlines()[2:]:
         cells = [c.strip() for c in row.strip().strip("|").split("|")]
         if len(cells) >= 3:  # number | notebook | (time |) what the reader leaves able to do
             goals[cells[0]] = cells[-1]
