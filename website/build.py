@@ -20,7 +20,6 @@ import string
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from website import decks
@@ -94,30 +93,18 @@ def fail(message: str) -> None:
 
 
 def notebook_status(path: Path) -> dict:
-    """Counts from a stored notebook: cells, unexecuted, errors, figures, exercises, run time."""
+    """What the builds need of a stored notebook: its title, whether it has maths, and its
+    unexecuted cells and stored errors (a build refuses those)."""
     nb = json.loads(path.read_text(encoding="utf-8"))
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    outputs = [o for c in code for o in c.get("outputs", [])]
-    # nbclient records when each cell started and finished; the span is the last run's time.
-    stamps = [
-        datetime.fromisoformat(c["metadata"]["execution"][key].replace("Z", "+00:00"))
-        for c in code
-        for key in ("iopub.execute_input", "shell.execute_reply")
-        if key in c.get("metadata", {}).get("execution", {})
-    ]
     markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     title = next((ln[2:].strip() for ln in markdown.splitlines() if ln.startswith("# ")), path.stem)
     return {
-        "math": bool(re.search(r"\$[^$\n]+\$", markdown)),  # inline or display maths
         "name": path.stem,
         "title": title,
-        "code_cells": len(code),
+        "math": bool(re.search(r"\$[^$\n]+\$", markdown)),  # inline or display maths
         "unexecuted": sum(c.get("execution_count") is None for c in code),
-        "errors": sum(o.get("output_type") == "error" for o in outputs),
-        "figures": sum("image/png" in o.get("data", {}) for o in outputs),
-        "exercises": sum("solution" in c.get("metadata", {}).get("tags", []) for c in code),
-        "seconds": (max(stamps) - min(stamps)).total_seconds() if stamps else None,
-        "executed_on": max(stamps).date().isoformat() if stamps else None,
+        "errors": sum(o.get("output_type") == "error" for c in code for o in c.get("outputs", [])),
     }
 
 
