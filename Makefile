@@ -8,7 +8,7 @@
 #   make zh-update after changing English text: mark changed translations fuzzy (translations/)
 #   make zh        write the Chinese notebooks and decks from the English and the catalogues
 #   make zh-check  list every missing, fuzzy, stale or damaged translation
-#   make lint      ruff check + ruff format --check, and mypy on helpers/
+#   make lint      ruff check + ruff format --check, and mypy (helpers, website, benchmarks, translations)
 #   make bench     benchmarks/optimizer_step.py: times and ratios to the bandwidth floor (QUICK=1
 #                  the target layouts, SMOKE=1 half a minute; CHECK=1 fails on a missed target)
 #   make book      the website, from the committed notebooks -> _build/book/_build/html/index.html
@@ -107,7 +107,7 @@ zh-check: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
-	$(BIN)/mypy helpers
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix $(LINTED)

@@ -46,7 +46,7 @@ import torch
 from torch.utils.benchmark import Compare, Measurement, Timer
 
 from helpers.compiled import CompiledSGD, compiled_step_problem
-from helpers.optim import sgd_momentum
+from helpers.optim import Impl, sgd_momentum
 from helpers.step_variants import step_variants, with_velocities
 
 LR, MOMENTUM = 0.01, 0.9
@@ -107,7 +107,7 @@ def make_tensors(n: int, size: int) -> tuple[torch.Tensor, list[torch.Tensor], t
     return flat, params, torch.zeros(n * size)
 
 
-def build_rows(n: int, size: int, compiled_impl: str) -> dict[str, Callable[[], object]]:
+def build_rows(n: int, size: int, compiled_impl: Impl) -> dict[str, Callable[[], object]]:
     """Every row's step, all on one set of tensors: none gets luckier memory than another."""
     flat, params, flat_velocity = make_tensors(n, size)
     velocities = list(flat_velocity.split(size))
@@ -120,7 +120,7 @@ def build_rows(n: int, size: int, compiled_impl: str) -> dict[str, Callable[[], 
         lr = torch.tensor(LR)  # a tensor, so that a schedule would not recompile
         recipe = torch.optim.SGD(params, lr=lr, momentum=MOMENTUM)
         rows[RECIPE] = torch.compile(with_velocities(recipe, params, velocities).step)
-    grads = [p.grad for p in params]
+    grads = [p.grad for p in params if p.grad is not None]  # every one, by make_tensors
     bare = CompiledSGD()  # the runner MomentumSGD(impl="compiled") keeps, on its own
     rows["compiled, bare"] = lambda: bare(params, grads, velocities, lr=LR, momentum=MOMENTUM)
     flat_rows = step_variants([flat], [flat_velocity], LR, MOMENTUM, compiled_impl)
@@ -163,7 +163,8 @@ def measure(layouts, rounds: int, min_run_time: float, threads: int, only=None):
                 runs[name].append(timer.blocked_autorange(min_run_time=min_run_time))
         results[(n, size)] = runs
         for name in ("compiled", "compiled, flat"):
-            if name in rows and rows[name].__self__.impl != "compiled":
+            optimizer = getattr(rows.get(name), "__self__", None)  # a MomentumSGD's bound step
+            if optimizer is not None and optimizer.impl != "compiled":
                 fell_back.append(f"{name} at {layout_name(n, size)}")
     return results, fell_back
 
@@ -205,10 +206,10 @@ _TARGET_VALUES: dict[str, tuple[tuple[str, ...], Callable[[dict], float]]] = {
 def judged(results, targets) -> dict[str, float]:
     """The value of each target whose layout and rows were measured."""
     values = {}
-    for name, (layout, _, _) in targets.items():
+    for name, ((n, size), _, _) in targets.items():
         rows, value = _TARGET_VALUES[name]
-        if layout in results and all(row in results[layout] for row in rows):
-            values[name] = value(ratios(*layout, results[layout]))
+        if (n, size) in results and all(row in results[(n, size)] for row in rows):
+            values[name] = value(ratios(n, size, results[(n, size)]))
     return values
 
 

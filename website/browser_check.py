@@ -85,9 +85,18 @@ def open_page(context, base: str, url: str, problems: list[str]):
     """A new tab at ``base + url``, MathJax typeset; console errors, failed requests and
     requests to other hosts are added to ``problems``."""
     tab = context.new_page()
-    tab.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text}"))
+
+    def console(message) -> None:
+        if message.type == "error":
+            problems.append(f"console error: {message.text}")
+
+    def failed_request(reply) -> None:
+        if reply.status >= 400:
+            problems.append(f"HTTP {reply.status}: {reply.url}")
+
+    tab.on("console", console)
     tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    tab.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
+    tab.on("response", failed_request)
 
     def route(r):
         if urlparse(r.request.url).hostname in LOCAL_HOSTS:

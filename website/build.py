@@ -21,6 +21,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from website import decks
 
@@ -87,7 +88,7 @@ CHINESE = Edition(
 EDITIONS = (ENGLISH, CHINESE)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     print(f"build.py: {message}", file=sys.stderr)
     raise SystemExit(1)
 

@@ -4,6 +4,7 @@ Debian's Chromium for pytest-playwright, and a summary of what each deck measure
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,7 +15,7 @@ MEASURED: list[str] = []  # one line per deck and window size, printed at the en
 
 
 @pytest.fixture(scope="session")
-def site() -> str:
+def site() -> Iterator[str]:
     """The base URL of _build served on 127.0.0.1 (the built website, decks and handouts)."""
     if CHROMIUM is None:
         pytest.skip("no Chromium installed (Debian: apt-get install chromium)")

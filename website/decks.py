@@ -326,7 +326,7 @@ def deck_problems(deck: Deck) -> list[str]:
         for label in slide.figures:
             cell = cells.get(label)
             output = figure_output(cell) if cell else None
-            if output is None:
+            if cell is None or output is None:
                 problems.append(f"{where}: no cell with one figure is labelled {label!r}")
                 continue
             px = figure_text_px(output)

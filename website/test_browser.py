@@ -35,7 +35,7 @@ DECK_IDS = [f"{d.language.code}-{d.name}" for d in DECKS]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p["url"] for p in PAGES])
-def test_page_opens_offline_with_its_maths_and_figures(context, site, page):
+def test_page_opens_offline_with_its_maths_and_figures(context, site, page) -> None:
     problems: list[str] = []
     tab = open_page(context, site, page["url"], problems)
     problems += check_page(tab, page)
@@ -49,7 +49,7 @@ def test_page_opens_offline_with_its_maths_and_figures(context, site, page):
 
 @pytest.mark.parametrize("size", DECK_VIEWPORTS, ids=[f"{w}x{h}" for w, h in DECK_VIEWPORTS])
 @pytest.mark.parametrize("deck", DECKS, ids=DECK_IDS)
-def test_deck_as_an_instructor_needs_it(context, site, deck, size):
+def test_deck_as_an_instructor_needs_it(context, site, deck, size) -> None:
     problems: list[str] = []
     folder = "" if deck.language is decks.ENGLISH else f"{deck.language.code}/"
     url = f"slides/{folder}{deck.name}.html"
