@@ -68,7 +68,11 @@ SMOKE_LAYOUTS = [(68, 10**2), (4, 10**6)]
 TARGETS = {
     # time of sgd_momentum (with its zeroing) over torch SGD's default step + zero_grad
     "sgd_momentum / torch default": ((10, 10**6), "<=", 1.10),
-    # time of MomentumSGD(impl="compiled") over torch.optim.SGD(fused=True)
+    # time of MomentumSGD(impl="compiled") over torch.optim.SGD(fused=True). On the course's
+    # 2-core VM this sits inside run-to-run noise: the compiled kernel alone (no optimizer
+    # around it) gave medians of 0.94-1.06 of fused over five paired runs, and --quick gave
+    # 0.98-1.23 at 1 thread and 1.06-1.08 at 2 threads, process to process. Its loop moves the
+    # same 20 bytes per element as ATen's fused kernel (TORCH_LOGS=output_code).
     "compiled / fused": ((10, 10**6), "<=", 1.05),
     # floor time over MomentumSGD(impl="compiled")'s time
     "compiled share of floor": ((10, 10**6), ">=", 0.85),
