@@ -7,6 +7,8 @@ and fail one beyond, in both directions (a time ratio at most a bound, a share a
 from __future__ import annotations
 
 import importlib.util
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -60,3 +62,33 @@ def test_an_impossible_target_fails(bench):
     # The smoke bound is generous, but a step twice as slow as fused fails it.
     assert not bench.missed({"compiled / fused": 1.25}, bench.SMOKE_TARGETS)
     assert bench.missed({"compiled / fused": 2.0}, bench.SMOKE_TARGETS)
+
+
+def test_processes_are_judged_by_the_median_of_their_values(bench, monkeypatch, capsys):
+    """--processes N runs N workers with --values-json and judges each target's median: one
+    slow process among three does not fail the check, two do; a fallback in any one does."""
+    runs: list[list[str]] = []
+
+    def worker_results(values):
+        replies = iter(values)
+
+        def fake_run(cmd, **_):
+            runs.append(cmd)
+            value, fell_back = next(replies)
+            out = json.dumps({"values": {"compiled / fused": value}, "fell_back": fell_back})
+            return subprocess.CompletedProcess(cmd, 0, stdout=f"timings...\n{out}\n")
+
+        monkeypatch.setattr(bench.subprocess, "run", fake_run)
+
+    argv = ["--quick", "--rows", "compiled", "--check", "--processes", "3"]
+    worker_results([(1.0, []), (1.3, []), (1.04, [])])
+    assert bench.main(argv) == 0
+    assert "compiled / fused" in capsys.readouterr().out.split("median of 3 processes")[1]
+    assert len(runs) == 3 and runs[0][-3:] == ["--processes", "1", "--values-json"]
+    worker_results([(1.0, []), (1.3, []), (1.25, [])])
+    assert bench.main(argv) == 1  # median 1.25, beyond the noise limit of 1.05
+    worker_results([(1.0, []), (1.0, ["compiled at 10 x 1e6"]), (1.0, [])])
+    assert bench.main(argv) == 1
+    assert "compiled at 10 x 1e6 fell back to foreach" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        bench.main(["--processes", "0"])
