@@ -336,9 +336,10 @@ def in_processes(args: argparse.Namespace, argv: list[str], targets: dict) -> in
     argv = [*argv, "--processes", "1", "--values-json"]  # the last --processes wins
     runs = []
     for i in range(args.processes):
-        done = subprocess.run(
-            [sys.executable, __file__, *argv], capture_output=True, text=True, check=True
-        )
+        done = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.stderr.write(done.stderr)
+            raise SystemExit(f"process {i + 1} failed (exit {done.returncode}); its error is above")
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
         shown = ", ".join(f"{name} {value:.3f}" for name, value in runs[-1]["values"].items())
         print(f"process {i + 1}: {shown}")

@@ -92,3 +92,13 @@ def test_processes_are_judged_by_the_median_of_their_values(bench, monkeypatch, 
     assert "compiled at 10 x 1e6 fell back to foreach" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         bench.main(["--processes", "0"])
+
+
+def test_a_failed_worker_process_stops_the_run_with_its_error(bench, monkeypatch, capsys):
+    def failing_run(cmd, **_):
+        return subprocess.CompletedProcess(cmd, 1, stdout="", stderr="RuntimeError: no memory\n")
+
+    monkeypatch.setattr(bench.subprocess, "run", failing_run)
+    with pytest.raises(SystemExit, match="process 1 failed"):
+        bench.main(["--quick", "--processes", "3"])
+    assert "RuntimeError: no memory" in capsys.readouterr().err
