@@ -75,8 +75,9 @@ TARGETS = {
     # time of sgd_momentum (with its zeroing) over torch SGD's default step + zero_grad
     "sgd_momentum / torch default": ((10, 10**6), "<=", 1.10),
     # time of MomentumSGD(impl="compiled") over torch.optim.SGD(fused=True). On the course's
-    # 2-core VM it moves from one process to the next: "--quick --rows compiled --processes 5"
-    # gave 1.01-1.24 (median 1.11) at 2 threads, and five such runs at 1 thread 0.98-1.23.
+    # 2-core VM it moves from one process, and one hour, to the next: four runs of "--quick
+    # --rows compiled --processes 5" at 2 threads gave medians of 1.04-1.11 (single processes
+    # 0.99-1.24; shares of the floor 0.73-0.82), and five processes at 1 thread 0.98-1.23.
     # The compiled loop moves the same 20 bytes per element as ATen's fused kernel
     # (TORCH_LOGS=output_code); the kernel alone, without the optimizer around it, gave
     # 0.94-1.06 of fused in five paired runs.
